@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): rerunnable, reporting medians and ratios."""

@@ -1,0 +1,7 @@
+"""Entry point for ``python -m imdsguard``."""
+
+import sys
+
+from imdsguard.cli import main
+
+sys.exit(main())

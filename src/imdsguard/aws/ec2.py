@@ -1,0 +1,97 @@
+"""EC2 adapters: Regions and instances. get_* call AWS; parse_* are pure transforms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from imdsguard.aws.errors import aws_errors
+from imdsguard.model import Instance, MetadataOptions
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
+# DescribeInstances with MaxResults stays in the paginated bucket (100, +20/s) instead of
+# the unpaginated one (50, +10/s). See DOMAIN.md §3.
+PAGE_SIZE = 1000
+ENABLED_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
+
+
+def get_region_opt_in(client: EC2Client) -> dict[str, str]:
+    """Every Region of the endpoint's partition with its opt-in status."""
+    with aws_errors("DescribeRegions"):
+        regions = client.describe_regions(AllRegions=True)["Regions"]
+    return {r["RegionName"]: r.get("OptInStatus", "opt-in-not-required") for r in regions}
+
+
+def enabled_regions(opt_in: Mapping[str, str], partition_of: Any, partition: str) -> list[str]:
+    """Pure: the enabled Regions that belong to ``partition`` (moto mixes in cn/gov)."""
+    return sorted(
+        name
+        for name, status in opt_in.items()
+        if status in ENABLED_OPT_IN and partition_of(name) == partition
+    )
+
+
+def parse_metadata_options(raw: Mapping[str, Any] | None) -> MetadataOptions:
+    """Pure: MetadataOptions dict -> dataclass, filling documented defaults."""
+    raw = raw or {}
+    default = MetadataOptions()
+    return MetadataOptions(
+        http_tokens=str(raw.get("HttpTokens", default.http_tokens)),
+        http_endpoint=str(raw.get("HttpEndpoint", default.http_endpoint)),
+        hop_limit=int(raw.get("HttpPutResponseHopLimit", default.hop_limit)),
+        state=str(raw.get("State", default.state)),
+        http_protocol_ipv6=str(raw.get("HttpProtocolIpv6", default.http_protocol_ipv6)),
+        instance_metadata_tags=str(raw.get("InstanceMetadataTags", default.instance_metadata_tags)),
+    )
+
+
+def parse_tags(raw: Any) -> dict[str, str]:
+    return {str(t["Key"]): str(t.get("Value", "")) for t in raw or () if "Key" in t}
+
+
+def parse_instance(raw: Mapping[str, Any]) -> Instance:
+    """Pure: one DescribeInstances instance dict -> Instance."""
+    tags = parse_tags(raw.get("Tags"))
+    launch_time = raw.get("LaunchTime")
+    profile = raw.get("IamInstanceProfile") or {}
+    return Instance(
+        instance_id=str(raw["InstanceId"]),
+        instance_state=str((raw.get("State") or {}).get("Name", "unknown")),
+        metadata=parse_metadata_options(raw.get("MetadataOptions")),
+        name=tags.get("Name"),
+        iam_instance_profile=profile.get("Arn"),
+        launch_time=launch_time if isinstance(launch_time, datetime) else None,
+        image_id=raw.get("ImageId"),
+        instance_type=raw.get("InstanceType"),
+        tags=tags,
+    )
+
+
+def get_instances(client: EC2Client) -> Iterator[Instance]:
+    """Stream every instance in the client's Region, page by page."""
+    paginator = client.get_paginator("describe_instances")
+    with aws_errors("DescribeInstances"):
+        for page in paginator.paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
+            for reservation in page.get("Reservations", []):
+                for raw in reservation.get("Instances", []):
+                    yield parse_instance(raw)
+
+
+def get_instance(client: EC2Client, instance_id: str) -> Instance | None:
+    """Re-read one instance; ``None`` if AWS no longer knows it."""
+    from botocore.exceptions import ClientError
+
+    try:
+        reply = client.describe_instances(InstanceIds=[instance_id])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "InvalidInstanceID.NotFound":
+            return None
+        with aws_errors("DescribeInstances"):
+            raise
+    for reservation in reply.get("Reservations", []):
+        for raw in reservation.get("Instances", []):
+            return parse_instance(raw)
+    return None

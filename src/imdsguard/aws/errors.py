@@ -1,0 +1,74 @@
+"""Translate botocore exceptions into imdsguard's own errors at the adapter boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
+
+from imdsguard.errors import AwsError, UsageError
+
+# Throttling codes botocore's standard retry mode retries; if one escapes, retries ran out.
+THROTTLING = frozenset(
+    {
+        "RequestLimitExceeded",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "SlowDown",
+    }
+)
+DENIED = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthFailure",
+        "OptInRequired",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+    }
+)
+
+
+def translate(exc: Exception, operation: str = "") -> AwsError | UsageError:
+    """Map a botocore exception to our tree; credentials problems are usage errors."""
+    if isinstance(exc, ProfileNotFound):
+        return UsageError(f"unknown AWS profile: {exc.kwargs.get('profile')}")
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return UsageError(
+            "no AWS credentials found: set a profile (--profile), environment "
+            "variables, SSO or an instance role"
+        )
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", "")) or str(exc)
+        op = operation or exc.operation_name
+        if code in THROTTLING:
+            attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            message = f"throttled, retries exhausted after {attempts} retries: {message}"
+        return AwsError(code, message, op)
+    if isinstance(exc, ConnectionError):
+        return AwsError("ConnectionError", str(exc), operation)
+    if isinstance(exc, BotoCoreError):
+        return AwsError(type(exc).__name__, str(exc), operation)
+    raise exc
+
+
+@contextmanager
+def aws_errors(operation: str = "") -> Iterator[None]:
+    """Run AWS calls; re-raise any botocore failure as AwsError or UsageError."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, operation) from exc

@@ -1,0 +1,27 @@
+"""The package's exception tree: one root, caught only by the CLI."""
+
+
+class ImdsGuardError(Exception):
+    """Root of every error imdsguard raises on purpose."""
+
+    exit_code = 2
+
+
+class UsageError(ImdsGuardError):
+    """Bad input or configuration: the user can fix it and run again (exit code 2)."""
+
+
+class AwsError(ImdsGuardError):
+    """An AWS call failed; ``code`` is the AWS error code or a short class of failure.
+
+    Escaping to the CLI it means nothing could be read, so it exits 3 (incomplete).
+    """
+
+    exit_code = 3
+
+    def __init__(self, code: str, message: str, operation: str = "") -> None:
+        self.code = code
+        self.operation = operation
+        where = f" on {operation}" if operation else ""
+        super().__init__(f"{code}{where}: {message}")
+        self.message = message

@@ -1,0 +1,55 @@
+"""Frozen option objects: the only form in which CLI input reaches the core."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from imdsguard.errors import UsageError
+from imdsguard.model import ImdsDisabledPolicy
+
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+# IAM role names: 1-64 of [\w+=,.@-], optionally behind a path ("team/Audit").
+ROLE_NAME = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+
+
+@dataclass(frozen=True, slots=True)
+class AwsOptions:
+    """How to reach AWS: credentials, endpoint and retry behaviour."""
+
+    profile: str | None = None
+    endpoint_url: str | None = None
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeOptions:
+    """Which accounts and Regions to cover, and how to enter them."""
+
+    regions: tuple[str, ...] | None = None
+    accounts: tuple[str, ...] | None = None
+    organization: bool = False
+    role_name: str | None = None
+    external_id: str | None = None
+    max_workers: int = 8
+
+    def __post_init__(self) -> None:
+        for account in self.accounts or ():
+            if not ACCOUNT_ID.match(account):
+                raise UsageError(f"malformed account id {account!r}: expected 12 digits")
+        if self.role_name is not None and not ROLE_NAME.match(self.role_name):
+            raise UsageError(f"bad role name {self.role_name!r}: see IAM role naming rules")
+        if self.external_id is not None and not EXTERNAL_ID.match(self.external_id):
+            raise UsageError("bad external id: 2-1224 characters of [\\w+=,.@:/-]")
+        if self.organization and self.accounts:
+            raise UsageError("--organization and --accounts are mutually exclusive")
+        if self.max_workers < 1:
+            raise UsageError("--max-workers must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationOptions:
+    """Policy knobs for the pure rules."""
+
+    imds_disabled: ImdsDisabledPolicy = "pass"

@@ -1,0 +1,56 @@
+"""The JSON document: the stable, versioned form of a scan result (schema in README)."""
+
+from __future__ import annotations
+
+import json
+
+from imdsguard.model import Finding, JSONValue, ScanResult, ScopeOutcome
+
+SCHEMA_VERSION = "1.0"
+
+
+def finding_json(finding: Finding) -> dict[str, JSONValue]:
+    doc: dict[str, JSONValue] = {
+        "account_id": finding.scope.account_id,
+        "region": finding.scope.region,
+        "resource_type": finding.resource_type,
+        "resource_id": finding.resource_id,
+        "name": finding.name,
+        "status": finding.status,
+        "reason": finding.reason,
+    }
+    doc.update(finding.resource.evidence())
+    return doc
+
+
+def scope_json(outcome: ScopeOutcome) -> dict[str, JSONValue]:
+    return {
+        "account_id": outcome.account_id,
+        "region": outcome.region,
+        "status": outcome.status,
+        "error": outcome.error,
+        "instances": outcome.instances,
+        "resources": dict(sorted(outcome.counts.items())),
+        "skipped": outcome.skipped,
+    }
+
+
+def document(result: ScanResult) -> dict[str, JSONValue]:
+    summary = result.summary
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "imdsguard", "version": result.tool_version},
+        "generated_at": result.generated_at.isoformat(),
+        "scopes": [scope_json(s) for s in result.scopes],
+        "findings": [finding_json(f) for f in result.findings],
+        "summary": {
+            "pass": summary.passed,
+            "fail": summary.failed,
+            "info": summary.info,
+            "scope_errors": summary.scope_errors,
+        },
+    }
+
+
+def format(result: ScanResult) -> str:
+    return json.dumps(document(result), indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,99 @@
+"""The scan stage: enter accounts, read every scope in a bounded pool, evaluate as pages arrive."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Protocol
+
+from imdsguard import __version__, rules
+from imdsguard.aws.session import SessionFactory
+from imdsguard.collect import COLLECTORS, AccountTarget, enter_account, resolve_accounts
+from imdsguard.errors import AwsError
+from imdsguard.model import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
+from imdsguard.options import EvaluationOptions, ScopeOptions
+
+
+class ProgressSink(Protocol):
+    def add_total(self, n: int) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+
+class _NoProgress:
+    def add_total(self, n: int) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+def scan_scope(
+    factory: SessionFactory,
+    target: AccountTarget,
+    scope: Scope,
+    kinds: Sequence[str],
+    evaluation: EvaluationOptions,
+) -> tuple[ScopeOutcome, list[Finding]]:
+    """Read one scope completely, or report it as an error (keeping what was read)."""
+    findings: list[Finding] = []
+    counts: Counter[str] = Counter()
+    skipped = 0
+    error: str | None = None
+    for kind in kinds:
+        try:
+            for resource in COLLECTORS[kind](factory, target.access, scope.region):
+                finding = rules.evaluate(scope, resource, evaluation)
+                if finding is None:
+                    skipped += 1
+                    continue
+                counts[finding.resource_type] += 1
+                findings.append(finding)
+        except AwsError as exc:
+            error = f"{kind}: {exc}" if error is None else f"{error}; {kind}: {exc}"
+    outcome = ScopeOutcome(scope.account_id, scope.region, error, dict(counts), skipped)
+    return outcome, findings
+
+
+def run_scan(
+    factory: SessionFactory,
+    scope_options: ScopeOptions,
+    evaluation: EvaluationOptions,
+    kinds: Sequence[str] = ("instances",),
+    progress: ProgressSink | None = None,
+) -> ScanResult:
+    """Scan every scope; failures become ScopeOutcome errors, never silence."""
+    progress = progress or _NoProgress()
+    accounts = resolve_accounts(factory, scope_options)
+    outcomes: list[ScopeOutcome] = []
+    findings: list[Finding] = []
+    progress.add_total(len(accounts))
+    with ThreadPoolExecutor(max_workers=scope_options.max_workers) as pool:
+        entering = [pool.submit(enter_account, factory, a, scope_options) for a in accounts]
+        pending: list[Future[tuple[ScopeOutcome, list[Finding]]]] = []
+        for future in entering:
+            target = future.result()
+            progress.advance()
+            if target.error is not None:
+                outcomes.append(ScopeOutcome(target.account_id, ALL_REGIONS, target.error))
+                continue
+            outcomes.extend(ScopeOutcome(target.account_id, r, e) for r, e in target.region_errors)
+            scopes = target.scopes()
+            progress.add_total(len(scopes))
+            pending.extend(
+                pool.submit(scan_scope, factory, target, s, kinds, evaluation) for s in scopes
+            )
+        for done in pending:
+            outcome, scope_findings = done.result()
+            outcomes.append(outcome)
+            findings.extend(scope_findings)
+            progress.advance()
+    findings.sort(key=lambda f: (f.scope, f.resource_type, f.resource_id))
+    return ScanResult(
+        tool_version=__version__,
+        generated_at=datetime.now(UTC),
+        scopes=tuple(sorted(outcomes, key=lambda o: (o.account_id, o.region))),
+        findings=tuple(findings),
+    )

@@ -1,0 +1,93 @@
+"""Shared fixtures: one real moto server over HTTP on 127.0.0.1, reset for every test."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from imdsguard.aws.session import AccountAccess, SessionFactory
+from imdsguard.cli import main
+from imdsguard.demo.fleet import Group, seed_scope
+from imdsguard.demo.server import emulator, isolate_environment
+from imdsguard.options import AwsOptions
+from tests.faultproxy import FaultProxy
+
+# Fake credentials before anything can build a client: nothing may reach real AWS.
+isolate_environment()
+
+OWN_ACCOUNT = "123456789012"  # moto's default account for the fake credentials
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    with emulator() as url:
+        yield url
+
+
+@pytest.fixture
+def moto_url(moto_server: str) -> str:
+    """The server URL, with every backend reset so each test starts from an empty estate."""
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=30).read()
+    return moto_server
+
+
+@pytest.fixture
+def factory(moto_url: str) -> SessionFactory:
+    return SessionFactory(AwsOptions(endpoint_url=moto_url, max_attempts=3))
+
+
+@pytest.fixture
+def proxy(moto_url: str) -> Iterator[FaultProxy]:
+    with FaultProxy(moto_url) as fault_proxy:
+        yield fault_proxy
+
+
+@pytest.fixture
+def proxied_factory(proxy: FaultProxy) -> SessionFactory:
+    return SessionFactory(AwsOptions(endpoint_url=proxy.url, max_attempts=3))
+
+
+def own(factory: SessionFactory) -> AccountAccess:
+    return AccountAccess(factory.identity().account_id)
+
+
+def seed(
+    factory: SessionFactory,
+    region: str,
+    *groups: Group,
+    account: str | None = None,
+    role: str = "OrganizationAccountAccessRole",
+) -> list[str]:
+    """Launch ``groups`` in ``region`` of the caller's account, or of ``account``."""
+    access = own(factory) if account is None else factory.assume(account, role, None)
+    return seed_scope(factory, access, region, groups)
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict[str, object]:
+        doc = json.loads(self.out)
+        assert isinstance(doc, dict)
+        return doc
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run the CLI in-process, as a user would, and capture its output and exit code."""
+
+    def run(*argv: str) -> CliResult:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+

@@ -1,0 +1,209 @@
+"""A loopback HTTP proxy in front of the moto server that injects what moto cannot do.
+
+moto has no throttling, no permission denials per Region and no 5xx faults (DOMAIN.md §6),
+so tests put this proxy between imdsguard and moto. Each request is matched against the
+rules in order; the first rule that returns a Fault answers instead of moto. The proxy
+also counts requests per (action, region) so tests can assert "none twice".
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/")
+
+
+@dataclass(frozen=True)
+class ProxyRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    action: str
+    region: str
+    service: str
+    access_key: str
+
+    def param(self, name: str) -> str | None:
+        values = parse_qs(self.body.decode("utf-8", "replace")).get(name)
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Fault:
+    status: int
+    code: str
+    message: str = "injected by the test proxy"
+
+
+Rule = Callable[[ProxyRequest], Fault | None]
+
+
+def throttle() -> Fault:
+    return Fault(503, "RequestLimitExceeded", "Request limit exceeded.")
+
+
+def denied(code: str = "UnauthorizedOperation") -> Fault:
+    return Fault(403, code, "You are not authorized to perform this operation.")
+
+
+@dataclass
+class TokenBucket:
+    """EC2's throttling model: ``capacity`` calls, refilled at ``rate`` per second."""
+
+    capacity: float
+    rate: float
+    tokens: float = -1.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        if self.tokens < 0:
+            self.tokens = self.capacity
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def rate_limit(action: str, capacity: float, rate: float) -> Rule:
+    """Throttle ``action`` per (access key, Region) with a token bucket, like EC2 does."""
+    buckets: dict[tuple[str, str], TokenBucket] = {}
+    lock = threading.Lock()
+
+    def rule(req: ProxyRequest) -> Fault | None:
+        if req.action != action:
+            return None
+        with lock:
+            bucket = buckets.setdefault((req.access_key, req.region), TokenBucket(capacity, rate))
+            allowed = bucket.take()
+        return None if allowed else throttle()
+
+    return rule
+
+
+def _parse(method: str, path: str, headers: dict[str, str], body: bytes) -> ProxyRequest:
+    auth = headers.get("authorization", "")
+    match = _SCOPE.search(auth)
+    access_key, region, service = match.groups() if match else ("", "", "")
+    action = ""
+    target = headers.get("x-amz-target")
+    if target:
+        action = target.rsplit(".", 1)[-1]
+    elif b"Action=" in body:
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+    elif "/operation/" in path:
+        action = path.rsplit("/", 1)[-1]
+    return ProxyRequest(method, path, headers, body, action, region, service, access_key)
+
+
+def _error_body(req: ProxyRequest, fault: Fault) -> tuple[bytes, str]:
+    content_type = req.headers.get("content-type", "")
+    if "json" in content_type:
+        payload = {"__type": fault.code, "message": fault.message}
+        return json.dumps(payload).encode(), content_type
+    if req.service == "ec2":
+        xml = (
+            f"<Response><Errors><Error><Code>{fault.code}</Code><Message>{fault.message}"
+            "</Message></Error></Errors><RequestID>proxy</RequestID></Response>"
+        )
+    else:
+        xml = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code>"
+            f"<Message>{fault.message}</Message></Error><RequestId>proxy</RequestId>"
+            "</ErrorResponse>"
+        )
+    return xml.encode(), "text/xml"
+
+
+class FaultProxy:
+    """Start with ``with FaultProxy(upstream) as proxy:``; point clients at ``proxy.url``."""
+
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.rules: list[Rule] = []
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.faults: Counter[tuple[str, str]] = Counter()
+        self.forwarded: list[ProxyRequest] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _answer(self, req: ProxyRequest) -> tuple[int, dict[str, str], bytes]:
+        key = (req.action, req.region)
+        with self._lock:
+            self.calls[key] += 1
+        for rule in list(self.rules):
+            fault = rule(req)
+            if fault is not None:
+                with self._lock:
+                    self.faults[key] += 1
+                body, content_type = _error_body(req, fault)
+                return fault.status, {"Content-Type": content_type}, body
+        with self._lock:
+            self.forwarded.append(req)
+        conn = http.client.HTTPConnection(*self._upstream, timeout=120)
+        try:
+            conn.request(req.method, req.path, body=req.body, headers=req.headers)
+            reply = conn.getresponse()
+            data = reply.read()
+            headers = {
+                k: v
+                for k, v in reply.getheaders()
+                if k.lower() not in {"transfer-encoding", "connection", "content-length"}
+            }
+            return reply.status, headers, data
+        finally:
+            conn.close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _relay(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                req = _parse(self.command, self.path, headers, body)
+                status, reply_headers, data = proxy._answer(req)
+                self.send_response(status)
+                for k, v in reply_headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
+
+        return Handler

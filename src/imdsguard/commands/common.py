@@ -1,0 +1,110 @@
+"""Arguments and option builders shared by every command (no heavy imports here)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from imdsguard.errors import UsageError
+from imdsguard.options import AwsOptions, ScopeOptions
+
+REPORT_FORMATS = ("table", "json")
+
+EXIT_CODES_HELP = """exit codes:
+  0  every scope was read and nothing failed
+  1  at least one FAIL
+  2  usage or configuration error
+  3  at least one scope could not be read (wins over 1)
+"""
+
+
+def csv_list(value: str) -> tuple[str, ...]:
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def add_aws_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("AWS access")
+    group.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    group.add_argument(
+        "--endpoint-url",
+        help="send every AWS call to this endpoint, e.g. an emulator "
+        "(AWS_ENDPOINT_URL is honoured too)",
+    )
+
+
+def add_scope_args(parser: argparse.ArgumentParser) -> None:
+    add_aws_args(parser)
+    group = parser.add_argument_group("scope")
+    group.add_argument(
+        "--regions",
+        type=csv_list,
+        help="comma-separated Regions (default: every Region enabled for the account)",
+    )
+    group.add_argument("--accounts", type=csv_list, help="comma-separated 12-digit account ids")
+    group.add_argument(
+        "--organization",
+        action="store_true",
+        help="scan every ACTIVE account of the AWS Organization",
+    )
+    group.add_argument("--role-name", help="role to assume in accounts other than the caller's own")
+    group.add_argument("--external-id", help="external id for AssumeRole")
+    group.add_argument(
+        "--max-workers", type=positive_int, default=8, help="scopes read in parallel (default 8)"
+    )
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "--format",
+        action="append",
+        choices=REPORT_FORMATS,
+        help="report format (default table)",
+    )
+    group.add_argument("--output", help="write the report to this file instead of stdout")
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
+    group.add_argument(
+        "--imds-disabled",
+        choices=("pass", "fail"),
+        default="pass",
+        help="verdict for instances with the metadata endpoint disabled (default pass)",
+    )
+
+
+def aws_options(args: argparse.Namespace) -> AwsOptions:
+    return AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url)
+
+
+def scope_options(args: argparse.Namespace) -> ScopeOptions:
+    return ScopeOptions(
+        regions=args.regions,
+        accounts=args.accounts,
+        organization=args.organization,
+        role_name=args.role_name,
+        external_id=args.external_id,
+        max_workers=args.max_workers,
+    )
+
+
+def write_text(text: str, path: str | None) -> None:
+    if path is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc

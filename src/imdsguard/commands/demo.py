@@ -1,0 +1,28 @@
+"""``imdsguard demo``: scan a sample estate in an embedded emulator (no AWS account)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from imdsguard.commands.common import EXIT_CODES_HELP, add_output_args
+
+
+def run(args: argparse.Namespace) -> int:
+    from imdsguard.commands.scan import run_scan_command
+    from imdsguard.demo import run_demo
+
+    return run_demo(args, run_scan_command)
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="scan a sample fleet in an embedded AWS emulator (no AWS account needed)",
+        description="Start an AWS emulator (moto) on 127.0.0.1, seed a sample estate of "
+        "two accounts and three Regions, and scan it exactly as `scan` would.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_output_args(parser)
+    parser.set_defaults(handler=run)

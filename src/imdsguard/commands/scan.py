@@ -1,0 +1,66 @@
+"""``imdsguard scan``: audit every instance in every enabled Region of every account."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from imdsguard.commands.common import (
+    EXIT_CODES_HELP,
+    add_output_args,
+    add_scope_args,
+    aws_options,
+    scope_options,
+    write_text,
+)
+from imdsguard.errors import UsageError
+from imdsguard.options import AwsOptions, EvaluationOptions, ScopeOptions
+
+
+def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
+    """Shared by ``scan`` and ``demo``: scan, then print or write the reports."""
+    from imdsguard.aws.session import SessionFactory
+    from imdsguard.progress import progress_sink
+    from imdsguard.report import FORMATS
+    from imdsguard.scan import run_scan
+
+    formats = args.format or ["table"]
+    if args.output and len(formats) > 1:
+        raise UsageError("--output takes one --format")
+    factory = SessionFactory(aws)
+    unknown = sorted(set(scopes.regions or ()) - factory.known_regions())
+    if unknown:
+        raise UsageError(f"unknown Region name(s): {', '.join(unknown)}")
+    factory.identity()  # fail fast, with one line, on missing or rejected credentials
+    evaluation = EvaluationOptions(imds_disabled=args.imds_disabled)
+    with progress_sink(enabled=not args.quiet) as progress:
+        result = run_scan(factory, scopes, evaluation, progress=progress)
+    for fmt in formats:
+        if fmt == "table" and args.output is None and sys.stdout.isatty():
+            from rich.console import Console
+
+            from imdsguard.report.table import renderable
+
+            Console().print(renderable(result))
+        else:
+            write_text(FORMATS[fmt](result), args.output)
+    return result.exit_code()
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_scan_command(args, aws_options(args), scope_options(args))
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "scan",
+        help="audit every instance in every enabled Region of every account",
+        description="Audit EC2 instances for IMDSv1 (CIS 'EC2 metadata service only allows "
+        "IMDSv2', FSBP EC2.8). Read-only.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_scope_args(parser)
+    add_output_args(parser)
+    parser.set_defaults(handler=run)

@@ -30,13 +30,12 @@ def seed_mixed_fleet(factory: SessionFactory) -> dict[str, list[str]]:
 
 
 def test_plan_apply_fixes_exactly_the_clean_candidates(
-    factory: SessionFactory, cli: Callable[..., CliResult], tmp_path: Path
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
 ) -> None:
     ids = seed_mixed_fleet(factory)
     original = options_of(factory, REGION)
     plan_path, journal = tmp_path / "plan.json", tmp_path / "run.jsonl"
-    url = factory._options.endpoint_url or ""
-    common = ("--endpoint-url", url, "--regions", REGION)
+    common = ("--endpoint-url", moto_url, "--regions", REGION)
 
     planned = cli(
         "plan",
@@ -59,7 +58,8 @@ def test_plan_apply_fixes_exactly_the_clean_candidates(
     assert [e["resource_id"] for e in doc["exempt"]] == ids["frozen"]
     assert to_change[ids["eks"][0]]["after"]["hop_limit"] == 2
     assert to_change[ids["clean"][0]]["before"]["http_tokens"] == "optional"
-    assert ids["legacy"][0] in planned.out and "imdsv1-in-use" in planned.out
+    assert ids["legacy"][0] in planned.out
+    assert "imdsv1-in-use" in planned.out
 
     applied = cli("apply", str(plan_path), *common, "--journal", str(journal))
     assert applied.code == 1, applied.err  # still 1: the held instances are listed
@@ -83,5 +83,42 @@ def test_plan_apply_fixes_exactly_the_clean_candidates(
     records = journal_records(journal)
     kinds = [r["type"] for r in records]
     assert kinds[0] == "header"
-    assert kinds.count("intent") == 4 and kinds.count("outcome") == 4
+    assert kinds.count("intent") == 4
+    assert kinds.count("outcome") == 4
     assert {r["outcome"] for r in records if r["type"] == "outcome"} == {"applied"}
+
+
+def test_rollback_restores_every_field_and_is_idempotent(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    ids = seed_mixed_fleet(factory)
+    original = options_of(factory, REGION)
+    journal = tmp_path / "run.jsonl"
+    common = ("--endpoint-url", moto_url, "--regions", REGION)
+    applied = cli(
+        "apply",
+        "--yes",
+        *common,
+        "--hop-limit",
+        "4",
+        "--include-unknown",
+        "--journal",
+        str(journal),
+    )
+    assert applied.code == 1, applied.err  # legacy is still held
+    changed = options_of(factory, REGION)
+    assert changed[ids["stopped"][0]]["hop_limit"] == 4
+    assert changed != original
+
+    first = cli("rollback", str(journal), "--endpoint-url", moto_url)
+    assert first.code == 0, first.out + first.err
+    assert options_of(factory, REGION) == original
+    again = cli("rollback", str(journal), "--endpoint-url", moto_url)
+    assert again.code == 0
+    assert options_of(factory, REGION) == original
+    records = journal_records(journal)
+    # The second rollback found everything restored: no second write.
+    assert sum(r["type"] == "rollback-intent" for r in records) == 6
+    outcomes = [r for r in records if r["type"] == "rollback-outcome"]
+    assert len(outcomes) == 12
+    assert {r["outcome"] for r in outcomes} == {"restored"}

@@ -77,7 +77,8 @@ def test_plan_apply_fixes_exactly_the_clean_candidates(
         assert after[iid] == original[iid], iid
 
     rescan = cli("scan", *common, "--format", "json")
-    failing = {f["resource_id"] for f in rescan.json()["findings"] if f["status"] == "FAIL"}
+    findings = json.loads(rescan.out)["findings"]
+    failing = {f["resource_id"] for f in findings if f["status"] == "FAIL"}
     assert failing == set(ids["legacy"] + ids["stopped"] + ids["frozen"])
 
     records = journal_records(journal)

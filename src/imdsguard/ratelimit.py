@@ -41,8 +41,9 @@ class TokenBucket:
         while True:
             with self._lock:
                 self._refill()
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                # The epsilon stops float rounding from turning "wait 1e-17 s" into a spin.
+                if self._tokens >= 1 - 1e-9:
+                    self._tokens = max(self._tokens - 1, 0.0)
                     return waited
                 wait = (1 - self._tokens) / self.rate
             self._sleep(wait)

@@ -1,3 +1,24 @@
-"""Run every benchmark."""
+"""Run the benchmarks: ``python -m bench`` (all) or ``python -m bench NAME [options]``."""
 
-print("no benchmarks yet")
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = ("scan",)
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] in BENCHES:
+        return int(importlib.import_module(f"bench.{argv[0]}").main(argv[1:]))
+    if argv:
+        print(f"unknown benchmark {argv[0]!r}; choose from {', '.join(BENCHES)}")
+        return 2
+    for name in BENCHES:
+        code = int(importlib.import_module(f"bench.{name}").main([]))
+        if code:
+            return code
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))

@@ -161,3 +161,13 @@ def test_version_via_python_m() -> None:
         env={**os.environ},
     )
     assert result.stdout.strip() == f"imdsguard {__version__}"
+
+
+def test_standard_aws_endpoint_url_variable_is_honoured(
+    factory: SessionFactory, moto_url: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [instance] = seed(factory, "eu-west-1", Group("v1", 1))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    run = cli("scan", "--regions", "eu-west-1", "--format", "json")
+    assert run.code == 1
+    assert [f["resource_id"] for f in run.json()["findings"]] == [instance]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -192,26 +194,46 @@ class History:
         )
 
 
-def _create_private(path: Path) -> None:
-    """Create the file owner-only: it lists accounts and instances. SQLite gives its -wal
-    and -shm files the database file's permissions."""
+def _initialise(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: no implicit transactions; every one here is an explicit BEGIN.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    # WAL: readers never block the writer, and a killed writer leaves only an
+    # uncommitted WAL tail that the next open discards (https://sqlite.org/wal.html).
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _create(path: Path) -> None:
+    """Build a complete, migrated database beside ``path``, then link it into place.
+
+    Two processes creating the same history at once would otherwise race on the switch
+    to WAL, for which SQLite answers "locked" at once instead of waiting. The link is
+    atomic and fails if the other process won, so every opener sees a finished file.
+    mkstemp makes it owner-only (it lists accounts and instances), and SQLite gives its
+    -wal and -shm files the same permissions.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
+    os.close(fd)
+    try:
+        conn = _initialise(Path(temporary))
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 def connect(path: Path, create: bool = True) -> sqlite3.Connection:
     """Open with WAL and a busy timeout, migrated to the current schema."""
     if create and not path.exists():
-        _create_private(path)
-    # Autocommit mode: every transaction above is an explicit BEGIN ... COMMIT.
-    conn = sqlite3.connect(
-        f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None
-    )
+        _create(path)
+    conn = _initialise(path)
     try:
-        # WAL: readers never block the writer, and a killed writer leaves only an
-        # uncommitted WAL tail that the next open discards (https://sqlite.org/wal.html).
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn)
     except BaseException:
         conn.close()

@@ -62,5 +62,7 @@ def register(commands: Any) -> None:
     parser.add_argument("a", nargs="?", type=int, metavar="A", help="the earlier scan id")
     parser.add_argument("b", nargs="?", type=int, metavar="B", help="the later scan id")
     add_db_arg(parser)
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--format", choices=("table", "json"), default="table", help="output format (default table)"
+    )
     parser.set_defaults(handler=run)

@@ -42,5 +42,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--limit", type=positive_int, default=20, help="show at most N scans (default 20)"
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--format", choices=("table", "json"), default="table", help="output format (default table)"
+    )
     parser.set_defaults(handler=run)

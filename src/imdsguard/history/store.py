@@ -88,8 +88,15 @@ def migrate(conn: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> None:
         conn.execute(f"PRAGMA user_version = {max(version, upto)}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite may already have rolled back by itself (e.g. on SQLITE_FULL); a second
+    # ROLLBACK would then raise and hide the original error.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _user_version(conn: sqlite3.Connection) -> int:
@@ -159,7 +166,7 @@ class History:
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         return scan_id
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import operator
 import os
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from imdsguard.errors import HistoryError, UsageError
@@ -59,9 +60,23 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # A writer waits this long for another process's transaction before giving up.
 BUSY_TIMEOUT_S = 30.0
 
-_SCAN_COLUMNS = "generated_at, tool_version, scope_description, passed, failed, info, scope_errors"
-_SCOPE_COLUMNS = "account_id, region, status, error, resources, skipped"
-_FINDING_COLUMNS = "account_id, region, resource_type, resource_id, name, status, reason, evidence"
+
+def _columns(row_type: type) -> tuple[str, ...]:
+    """A row dataclass's fields are its table's columns, in the same order."""
+    return tuple(f.name for f in dataclasses.fields(row_type))
+
+
+_SCAN = _columns(ScanRow)
+_SCOPE = _columns(ScopeRow)
+_FINDING = _columns(FindingRow)
+_SCAN_COLUMNS = ", ".join(_SCAN)
+_SCOPE_COLUMNS = ", ".join(_SCOPE)
+_FINDING_COLUMNS = ", ".join(_FINDING)
+
+
+def _insert_sql(table: str, columns: tuple[str, ...], scan_id: bool) -> str:
+    names = ("scan_id", *columns) if scan_id else columns
+    return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
 
 
 def default_path() -> Path:
@@ -77,26 +92,30 @@ def migrate(conn: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> None:
     if _user_version(conn) >= upto:
         _refuse_newer(_user_version(conn))
         return
-    # IMMEDIATE takes the write lock first, so a racing process waits, then sees our version.
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _write_transaction(conn):
+        # Read again under the lock: a racing process may have migrated meanwhile.
         version = _user_version(conn)
         _refuse_newer(version)
         for step in MIGRATIONS[version:upto]:
             for statement in step:
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {max(version, upto)}")
-        conn.execute("COMMIT")
+
+
+@contextmanager
+def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """All or nothing. IMMEDIATE takes the write lock at BEGIN, so a second writer waits
+    there (busy timeout) rather than failing halfway through its own transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
     except BaseException:
-        _rollback(conn)
+        # SQLite may already have rolled back by itself (e.g. on SQLITE_FULL); a second
+        # ROLLBACK would then raise and hide the original error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    # SQLite may already have rolled back by itself (e.g. on SQLITE_FULL); a second
-    # ROLLBACK would then raise and hide the original error.
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
+    conn.execute("COMMIT")
 
 
 def _user_version(conn: sqlite3.Connection) -> int:
@@ -123,51 +142,20 @@ class History:
     ) -> int:
         """Store one scan in ONE transaction: after a crash it is either whole or absent."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            cursor = conn.execute(
-                f"INSERT INTO scans ({_SCAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    scan.generated_at,
-                    scan.tool_version,
-                    scan.scope_description,
-                    scan.passed,
-                    scan.failed,
-                    scan.info,
-                    scan.scope_errors,
-                ),
-            )
+        scope_values = operator.attrgetter(*_SCOPE)
+        finding_values = operator.attrgetter(*_FINDING)
+        with _write_transaction(conn):
+            cursor = conn.execute(_insert_sql("scans", _SCAN, False), dataclasses.astuple(scan))
             scan_id = cursor.lastrowid
             assert scan_id is not None  # an INSERT into a rowid table always sets it
             conn.executemany(
-                f"INSERT INTO scopes (scan_id, {_SCOPE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (scan_id, s.account_id, s.region, s.status, s.error, s.resources, s.skipped)
-                    for s in scopes
-                ),
+                _insert_sql("scopes", _SCOPE, True),
+                ((scan_id, *scope_values(s)) for s in scopes),
             )
             conn.executemany(
-                f"INSERT INTO findings (scan_id, {_FINDING_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        scan_id,
-                        f.account_id,
-                        f.region,
-                        f.resource_type,
-                        f.resource_id,
-                        f.name,
-                        f.status,
-                        f.reason,
-                        f.evidence,
-                    )
-                    for f in findings
-                ),
+                _insert_sql("findings", _FINDING, True),
+                ((scan_id, *finding_values(f)) for f in findings),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
         return scan_id
 
     def save(self, rows: ScanRows) -> int:
@@ -229,7 +217,7 @@ def _create(path: Path) -> None:
             migrate(conn)
         finally:
             conn.close()
-        with contextlib.suppress(FileExistsError):
+        with suppress(FileExistsError):
             os.link(temporary, path)
     finally:
         os.unlink(temporary)

@@ -55,7 +55,8 @@ def history_table(entries: list[Entry]) -> RenderableType:
     for scan_id, scan in entries:
         table.add_row(
             str(scan_id),
-            scan.generated_at,
+            # Seconds are enough to tell scans apart on screen; JSON keeps the full stamp.
+            scan.generated_at[:19].replace("T", " "),
             scan.tool_version,
             scan.scope_description,
             str(scan.passed),

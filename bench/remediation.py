@@ -140,7 +140,7 @@ def main(argv: list[str]) -> int:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"remediation-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
-    ok = report["ours"]["failed_changes"] == 0 and report["ours"]["written_twice"] == 0
+    ok = all(r["failed"] == 0 and r["written_twice"] == 0 for r in ours)
     return 0 if ok else 1
 
 

@@ -6,6 +6,8 @@ import json
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,14 @@ from tests.faultproxy import FaultProxy
 isolate_environment()
 
 OWN_ACCOUNT = "123456789012"  # moto's default account for the fake credentials
+
+
+@pytest.fixture(autouse=True)
+def history_db(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Scans run by tests keep their history in a temporary directory, never the user's."""
+    data_home = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
+    return data_home / "imdsguard" / "history.sqlite3"
 
 
 @pytest.fixture(scope="session")
@@ -74,10 +84,8 @@ class CliResult:
     out: str
     err: str
 
-    def json(self) -> dict[str, object]:
-        doc = json.loads(self.out)
-        assert isinstance(doc, dict)
-        return doc
+    def json(self) -> Any:
+        return json.loads(self.out)
 
 
 @pytest.fixture

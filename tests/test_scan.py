@@ -26,3 +26,69 @@ def test_scan_reports_each_instance_with_verdict_and_evidence(factory: SessionFa
     assert scope.instances == 2
     assert scope.skipped == 1
     assert result.exit_code() == 1
+
+
+def test_default_regions_are_the_enabled_ones_of_the_callers_partition(
+    factory: SessionFactory,
+) -> None:
+    result = run_scan(factory, ScopeOptions(), EvaluationOptions())
+    regions = {s.region for s in result.scopes}
+    # moto's DescribeRegions mixes in cn-* and us-gov-* and lists opt-in Regions.
+    assert "us-east-1" in regions
+    assert not {r for r in regions if r.startswith(("cn-", "us-gov-"))}
+    assert "ap-east-1" not in regions  # not-opted-in in moto
+    assert all(s.error is None for s in result.scopes)
+
+
+def test_named_region_that_is_not_enabled_is_a_scope_error(factory: SessionFactory) -> None:
+    seed(factory, "eu-west-1", Group("a", 1))
+    options = ScopeOptions(regions=("eu-west-1", "ap-east-1"))
+    result = run_scan(factory, options, EvaluationOptions())
+    by_region = {s.region: s for s in result.scopes}
+    assert by_region["eu-west-1"].error is None
+    assert "not enabled" in (by_region["ap-east-1"].error or "")
+    assert result.exit_code() == 3
+
+
+def test_multi_region_multi_account_with_assume_role(factory: SessionFactory) -> None:
+    other = "222222222222"
+    [mine] = seed(factory, "us-east-1", Group("mine", 1))
+    [theirs_east] = seed(factory, "us-east-1", Group("theirs", 1, tokens="required"), account=other)
+    [theirs_west] = seed(factory, "eu-west-1", Group("theirs", 1), account=other)
+    options = ScopeOptions(
+        regions=("us-east-1", "eu-west-1"),
+        accounts=(OWN_ACCOUNT, other),
+        role_name="OrganizationAccountAccessRole",
+    )
+    result = run_scan(factory, options, EvaluationOptions())
+    where = {f.resource_id: (f.scope.account_id, f.scope.region, f.status) for f in result.findings}
+    assert where == {
+        mine: (OWN_ACCOUNT, "us-east-1", "FAIL"),
+        theirs_east: (other, "us-east-1", "PASS"),
+        theirs_west: (other, "eu-west-1", "FAIL"),
+    }
+    assert len(result.scopes) == 4
+    assert not result.scope_errors
+
+
+def test_organization_discovery_scans_every_active_account(factory: SessionFactory) -> None:
+    org = factory.organizations()
+    org.create_organization(FeatureSet="ALL")
+    member = org.create_account(AccountName="m", Email="m@example.com")
+    member_id = member["CreateAccountStatus"]["AccountId"]
+    [instance] = seed(factory, "eu-west-1", Group("x", 1), account=member_id)
+    options = ScopeOptions(regions=("eu-west-1",), organization=True, role_name="Audit")
+    result = run_scan(factory, options, EvaluationOptions())
+    assert {s.account_id for s in result.scopes} == {OWN_ACCOUNT, member_id}
+    assert [f.resource_id for f in result.findings] == [instance]
+
+
+def test_account_outside_the_callers_without_role_name_is_a_scope_error(
+    factory: SessionFactory,
+) -> None:
+    options = ScopeOptions(regions=("eu-west-1",), accounts=("222222222222",))
+    result = run_scan(factory, options, EvaluationOptions())
+    [scope] = result.scopes
+    assert scope.region == "*"
+    assert "role-name" in (scope.error or "")
+    assert result.exit_code() == 3

@@ -25,3 +25,7 @@ class AwsError(ImdsGuardError):
         where = f" on {operation}" if operation else ""
         super().__init__(f"{code}{where}: {message}")
         self.message = message
+
+
+class HistoryError(ImdsGuardError):
+    """The scan history database could not be opened, read or written (exit code 2)."""

@@ -66,9 +66,15 @@ def run_scan(
 ) -> ScanResult:
     """Scan every scope; failures become ScopeOutcome errors, never silence."""
     progress = progress or _NoProgress()
-    accounts = resolve_accounts(factory, scope_options)
     outcomes: list[ScopeOutcome] = []
     findings: list[Finding] = []
+    try:
+        accounts = resolve_accounts(factory, scope_options)
+    except AwsError as exc:
+        # Without the account list nothing can be called compliant: one loud scope error.
+        caller = factory.identity().account_id
+        outcomes.append(ScopeOutcome(caller, ALL_REGIONS, f"cannot list accounts: {exc}"))
+        accounts = []
     progress.add_total(len(accounts))
     with ThreadPoolExecutor(max_workers=scope_options.max_workers) as pool:
         entering = [pool.submit(enter_account, factory, a, scope_options) for a in accounts]
@@ -90,6 +96,10 @@ def run_scan(
             outcomes.append(outcome)
             findings.extend(scope_findings)
             progress.advance()
+    return _result(outcomes, findings)
+
+
+def _result(outcomes: list[ScopeOutcome], findings: list[Finding]) -> ScanResult:
     findings.sort(key=lambda f: (f.scope, f.resource_type, f.resource_id))
     return ScanResult(
         tool_version=__version__,

@@ -59,8 +59,9 @@ class SessionFactory:
         except BotoCoreError as exc:
             raise translate(exc) from exc
         # Standard mode: exponential backoff with jitter, retries throttling and 5xx.
+        # total_max_attempts counts the first try; the older max_attempts key counts retries.
         self.config = Config(
-            retries={"mode": "standard", "max_attempts": options.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": options.max_attempts},
             max_pool_connections=32,
             user_agent_extra=f"imdsguard/{__version__}",
             connect_timeout=10,

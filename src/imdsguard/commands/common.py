@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imdsguard.errors import UsageError
 from imdsguard.options import AwsOptions, ScopeOptions
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 REPORT_FORMATS = ("table", "json")
 
@@ -82,6 +87,58 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
         default="pass",
         help="verdict for instances with the metadata endpoint disabled (default pass)",
     )
+
+
+def add_db_arg(parser: argparse._ActionsContainer, help_text: str | None = None) -> None:
+    parser.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help=help_text
+        or "history database (default $XDG_DATA_HOME/imdsguard/history.sqlite3, "
+        "else ~/.local/share/imdsguard/history.sqlite3)",
+    )
+
+
+def add_history_args(parser: argparse.ArgumentParser, *, by_default: bool) -> None:
+    """``--db``/``--no-history`` for commands that store their scan in the history."""
+    group = parser.add_argument_group("history")
+    if by_default:
+        exclusive = group.add_mutually_exclusive_group()
+        add_db_arg(exclusive)
+        exclusive.add_argument(
+            "--no-history", action="store_true", help="do not store this scan in the history"
+        )
+    else:
+        add_db_arg(
+            group,
+            "store the scan in this history database; without it nothing is stored, so "
+            "sample data never mixes with the history of real scans",
+        )
+        parser.set_defaults(no_history=False)
+    parser.set_defaults(history_by_default=by_default)
+
+
+def history_path(args: argparse.Namespace) -> Path | None:
+    """Where to store this scan, or None to store nothing."""
+    from imdsguard.history.store import default_path
+
+    if args.no_history:
+        return None
+    if args.db is not None:
+        path: Path = args.db.expanduser()
+        return path
+    return default_path() if args.history_by_default else None
+
+
+def print_renderable(renderable: RenderableType) -> None:
+    """Colour on a terminal; plain text, wide enough not to wrap ids, in files and pipes."""
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        Console().print(renderable)
+    else:
+        Console(file=sys.stdout, width=160, no_color=True, color_system=None).print(renderable)
 
 
 def aws_options(args: argparse.Namespace) -> AwsOptions:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from imdsguard.commands.common import EXIT_CODES_HELP, add_output_args
+from imdsguard.commands.common import EXIT_CODES_HELP, add_history_args, add_output_args
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,9 +20,11 @@ def register(commands: Any) -> None:
         "demo",
         help="scan a sample fleet in an embedded AWS emulator (no AWS account needed)",
         description="Start an AWS emulator (moto) on 127.0.0.1, seed a sample estate of "
-        "two accounts and three Regions, and scan it exactly as `scan` would.",
+        "two accounts and three Regions, and scan it exactly as `scan` would. Unlike `scan`, "
+        "the demo stores nothing in the scan history unless --db is given.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_output_args(parser)
+    add_history_args(parser, by_default=False)
     parser.set_defaults(handler=run)

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from imdsguard.commands.common import (
     EXIT_CODES_HELP,
+    add_history_args,
     add_output_args,
     add_scope_args,
     aws_options,
+    history_path,
     scope_options,
     write_text,
 )
-from imdsguard.errors import UsageError
+from imdsguard.errors import HistoryError, UsageError
+from imdsguard.model import ScanResult
 from imdsguard.options import AwsOptions, EvaluationOptions, ScopeOptions
+
+HISTORY_HELP = """
+Every scan is stored in the history database (see `imdsguard history` and `diff`).
+If storing fails, a one-line warning goes to stderr and the exit code is the scan's own.
+"""
 
 
 def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
@@ -45,7 +54,27 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
             Console().print(renderable(result))
         else:
             write_text(FORMATS[fmt](result), args.output)
+    path = history_path(args)
+    if path is not None:
+        store_history(path, result, aws, scopes, quiet=args.quiet)
     return result.exit_code()
+
+
+def store_history(
+    path: Path, result: ScanResult, aws: AwsOptions, scopes: ScopeOptions, quiet: bool
+) -> None:
+    """Save the scan; on failure warn in one line and let the scan's exit code stand."""
+    from imdsguard.history.rows import scan_rows, scope_description
+    from imdsguard.history.store import open_history
+
+    try:
+        with open_history(path) as history:
+            scan_id = history.save(scan_rows(result, scope_description(aws, scopes)))
+    except HistoryError as exc:
+        print(f"imdsguard: warning: scan not saved to history: {exc}", file=sys.stderr)
+        return
+    if not quiet:
+        print(f"imdsguard: saved as scan #{scan_id} in {path}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,9 +87,10 @@ def register(commands: Any) -> None:
         help="audit every instance in every enabled Region of every account",
         description="Audit EC2 instances for IMDSv1 (CIS 'EC2 metadata service only allows "
         "IMDSv2', FSBP EC2.8). Read-only.",
-        epilog=EXIT_CODES_HELP,
+        epilog=EXIT_CODES_HELP + HISTORY_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scope_args(parser)
     add_output_args(parser)
+    add_history_args(parser, by_default=True)
     parser.set_defaults(handler=run)

@@ -17,6 +17,8 @@ FAKE_ENV = {
     # Keep a user's real profile, SSO cache or config file out of the demo entirely.
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    # Never let the credential chain probe the instance metadata address off-box.
+    "AWS_EC2_METADATA_DISABLED": "true",
     # moto loads ~1,200 sample AMIs per Region otherwise: slow, and noise in the demo.
     "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }

@@ -1,0 +1,83 @@
+"""A moto server in its own process, so benchmarks measure imdsguard's CPU and memory alone."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from imdsguard.demo.server import FAKE_ENV
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(FAKE_ENV)
+    return env
+
+
+@contextmanager
+def moto_process() -> Iterator[tuple[str, int]]:
+    """Yield (url, pid) of a moto server bound to 127.0.0.1 only."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=bench_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("moto server did not start")
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """user+system CPU of a live process, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float
+    max_rss_mb: float
+    returncode: int
+
+
+def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Run:
+    """Run a command; return its wall time, its own CPU time and peak RSS (wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        list(argv), env=env or bench_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    return Run(wall, cpu, rss_mb, proc.returncode)

@@ -1,0 +1,1 @@
+"""Scan history: rows from a scan result, their SQLite store, and the drift between scans."""

@@ -1,0 +1,146 @@
+"""PURE: the rows one scan becomes in the history database, built from a ScanResult."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from imdsguard.model import Finding, ScanResult, ScopeOutcome
+from imdsguard.options import AwsOptions, ScopeOptions
+
+# A resource's identity across scans: (account_id, region, resource_type, resource_id).
+ResourceKey = tuple[str, str, str, str]
+# A scope's identity across scans: (account_id, region); region may be ALL_REGIONS.
+ScopeKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRow:
+    """One scan: when, by which version, over what, and its summary counts."""
+
+    generated_at: str
+    tool_version: str
+    scope_description: str
+    passed: int
+    failed: int
+    info: int
+    scope_errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeRow:
+    """How reading one account and Region went; ``resources`` is a JSON object of counts."""
+
+    account_id: str
+    region: str
+    status: str
+    error: str | None
+    resources: str = "{}"
+    skipped: int = 0
+
+    @property
+    def key(self) -> ScopeKey:
+        return (self.account_id, self.region)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    """One verdict; ``evidence`` is the resource's evidence as a JSON object."""
+
+    account_id: str
+    region: str
+    resource_type: str
+    resource_id: str
+    name: str | None
+    status: str
+    reason: str
+    evidence: str
+
+    @property
+    def key(self) -> ResourceKey:
+        return (self.account_id, self.region, self.resource_type, self.resource_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRows:
+    """Everything stored for one scan, before it has an id."""
+
+    scan: ScanRow
+    scopes: tuple[ScopeRow, ...]
+    findings: tuple[FindingRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScan:
+    """One scan as read back from the database."""
+
+    scan_id: int
+    scan: ScanRow
+    scopes: tuple[ScopeRow, ...]
+    findings: tuple[FindingRow, ...]
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def scope_row(outcome: ScopeOutcome) -> ScopeRow:
+    return ScopeRow(
+        account_id=outcome.account_id,
+        region=outcome.region,
+        status=outcome.status,
+        error=outcome.error,
+        resources=_compact(dict(outcome.counts)),
+        skipped=outcome.skipped,
+    )
+
+
+def finding_row(finding: Finding) -> FindingRow:
+    # Not report.json.finding_json: it flattens evidence into the verdict's own keys,
+    # and history keeps the two apart so the columns stay fixed as resource kinds grow.
+    return FindingRow(
+        account_id=finding.scope.account_id,
+        region=finding.scope.region,
+        resource_type=finding.resource_type,
+        resource_id=finding.resource_id,
+        name=finding.name,
+        status=finding.status,
+        reason=finding.reason,
+        evidence=_compact(finding.resource.evidence()),
+    )
+
+
+def scan_rows(result: ScanResult, scope_description: str) -> ScanRows:
+    summary = result.summary
+    scan = ScanRow(
+        generated_at=result.generated_at.isoformat(),
+        tool_version=result.tool_version,
+        scope_description=scope_description,
+        passed=summary.passed,
+        failed=summary.failed,
+        info=summary.info,
+        scope_errors=summary.scope_errors,
+    )
+    return ScanRows(
+        scan,
+        tuple(scope_row(s) for s in result.scopes),
+        tuple(finding_row(f) for f in result.findings),
+    )
+
+
+def scope_description(aws: AwsOptions, scopes: ScopeOptions) -> str:
+    """What the command was asked to cover, so `history` tells scans of different estates apart."""
+    if scopes.organization:
+        parts = ["organization"]
+    elif scopes.accounts:
+        parts = [f"accounts {','.join(scopes.accounts)}"]
+    else:
+        parts = ["own account"]
+    if scopes.role_name:
+        parts.append(f"role {scopes.role_name}")
+    parts.append(f"regions {','.join(scopes.regions)}" if scopes.regions else "all regions")
+    if aws.profile:
+        parts.append(f"profile {aws.profile}")
+    if aws.endpoint_url:
+        parts.append(f"endpoint {aws.endpoint_url}")
+    return "; ".join(parts)

@@ -159,3 +159,30 @@ def test_check_permissions_dry_runs_once_per_scope_and_skips_denied_scopes(
     }
     assert intents == set(allowed)
     assert json.loads(journal.read_text().splitlines()[0])["type"] == "header"
+
+
+def test_permission_probe_on_a_vanished_instance_tries_the_next_one(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    ids = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    assert cli("plan", "--endpoint-url", proxy.url, "--output", str(plan)).code == 0
+    gone = json.loads(plan.read_text())["changes"][0]["resource_id"]  # the first probe
+    rest = [i for i in ids if i != gone]
+    proxy.rules += [not_found(frozenset({gone})), answer_dry_runs()]
+    result = cli(
+        "apply",
+        str(plan),
+        "--check-permissions",
+        "--endpoint-url",
+        proxy.url,
+        "--journal",
+        str(tmp_path / "j.jsonl"),
+    )
+    assert result.code == 1  # the vanished one is listed as skipped
+    assert proxy.faults[(MODIFY, "us-east-1")] == 2  # not-found probe, then an allowed one
+    after = options_of(factory, "us-east-1")
+    assert all(after[i]["http_tokens"] == "required" for i in rest)

@@ -83,3 +83,13 @@ def test_default_path_lives_under_the_xdg_state_dir(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("XDG_STATE_HOME")
     monkeypatch.setenv("HOME", "/home/u")
     assert str(default_path()).startswith("/home/u/.local/state/imdsguard/journals/")
+
+
+def test_a_journal_has_one_writer_at_a_time(tmp_path: Path) -> None:
+    path = _journal(tmp_path)
+    first, _ = Journal.reopen(path)
+    with pytest.raises(UsageError, match="in use by another imdsguard run"):
+        Journal.reopen(path)
+    first.close()
+    second, _ = Journal.reopen(path)
+    second.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
 from imdsguard.planfile import load
 from tests.conftest import CliResult, seed
+from tests.remediation_helpers import options_of
 
 REGION = "us-east-2"
 
@@ -102,3 +104,39 @@ def test_bad_config_and_corrupt_journal_are_usage_errors(
     result = cli("rollback", str(journal), "--endpoint-url", moto_url)
     assert result.code == 2
     assert "line 1 is corrupt" in result.err
+
+
+class _Terminal(io.StringIO):
+    """Stands in for a terminal on stdin, with the operator's answer already typed."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"), [("n\n", (1, "optional")), ("y\n", (0, "required"))]
+)
+def test_apply_without_plan_or_yes_asks_on_a_terminal(
+    *,
+    factory: SessionFactory,
+    moto_url: str,
+    cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    answer: str,
+    expected: tuple[int, str],
+) -> None:
+    [iid] = seed(factory, REGION, Group("a", 1, imdsv1_calls=0))
+    monkeypatch.setattr("sys.stdin", _Terminal(answer))
+    result = cli(
+        "apply",
+        "--endpoint-url",
+        moto_url,
+        "--regions",
+        REGION,
+        "--journal",
+        str(tmp_path / "j.jsonl"),
+    )
+    assert result.code == expected[0]
+    assert "Apply 1 change(s)? [y/N]" in result.out
+    assert options_of(factory, REGION)[iid]["http_tokens"] == expected[1]

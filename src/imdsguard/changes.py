@@ -16,6 +16,9 @@ from imdsguard.model import (
     Scope,
 )
 
+# The resource kind of an EC2 instance change; each kind has one applier (imdsguard.appliers).
+INSTANCE_KIND = "instance"
+
 UsageStatus = Literal["in-use", "clean", "unknown"]
 HoldReason = Literal["imdsv1-in-use", "usage-unknown", "exempt"]
 Outcome = Literal["applied", "skipped", "drifted", "failed", "denied"]

@@ -17,8 +17,8 @@ from imdsguard.appliers import Observed, ScopeClients, applier_for
 from imdsguard.aws.errors import DENIED, THROTTLING
 from imdsguard.aws.session import SessionFactory
 from imdsguard.changes import Change, ChangeResult, same_settings, settings_json
+from imdsguard.collect import account_access
 from imdsguard.errors import AwsError
-from imdsguard.evidence import account_access
 from imdsguard.journal import Journal
 from imdsguard.model import MetadataOptions, Scope
 from imdsguard.options import ApplyOptions
@@ -28,6 +28,9 @@ from imdsguard.scan import ProgressSink
 # If throttling outlives botocore's own retries (another tool spending the same bucket),
 # we empty our bucket and wait for fresh tokens; this many rounds before giving up.
 THROTTLE_ROUNDS = 30
+# DryRun probes per resource kind and scope: a probe on an instance that vanished since
+# the plan (InvalidInstanceID.NotFound) says nothing about permissions, so try another.
+PROBES = 3
 
 
 class ScopeDenied(Exception):
@@ -48,7 +51,16 @@ class StepContext:
     options: ApplyOptions
 
     def read(self, change: Change) -> Observed:
-        return applier_for(change.kind).read(self.clients, change.resource_id)
+        """Re-read; throttling that outlives botocore's retries is waited out here too."""
+        applier = applier_for(change.kind)
+        for _ in range(THROTTLE_ROUNDS):
+            try:
+                return applier.read(self.clients, change.resource_id)
+            except AwsError as exc:
+                if exc.code not in THROTTLING:
+                    raise
+                time.sleep(1.0)
+        raise AwsError("RequestLimitExceeded", "still throttled after waiting", "read")
 
     def write(self, change: Change, options: MetadataOptions) -> None:
         """One paced write; throttling is waited out, a denial raises ScopeDenied."""
@@ -88,6 +100,20 @@ class StepContext:
 
 
 Step = Callable[[StepContext, Change], ChangeResult]
+
+
+def _probe(clients: ScopeClients, kind: str, candidates: list[Change]) -> str | None:
+    last = ""
+    for change in candidates:
+        try:
+            applier_for(kind).dry_run(clients, change.resource_id, change.after)
+            return None
+        except AwsError as exc:
+            # DryRunIgnored: the endpoint may have APPLIED it; never probe another one.
+            if exc.code in DENIED or exc.code == "DryRunIgnored":
+                return str(exc)
+            last = str(exc)
+    return f"inconclusive: {last}"
 
 
 @dataclass
@@ -141,13 +167,14 @@ class Engine:
             return list(pool.map(lambda c: self._one(ctx, c, denied), changes))
 
     def _dry_run(self, clients: ScopeClients, changes: list[Change]) -> str | None:
-        """One DryRun per resource kind in the scope; the first refusal, if any."""
-        probes = {c.kind: c for c in reversed(changes)}
-        for kind, change in sorted(probes.items()):
-            try:
-                applier_for(kind).dry_run(clients, change.resource_id, change.after)
-            except AwsError as exc:
-                return str(exc)
+        """DryRun per resource kind in the scope; why the scope must be skipped, if so."""
+        by_kind: dict[str, list[Change]] = defaultdict(list)
+        for change in changes:
+            by_kind[change.kind].append(change)
+        for kind, items in sorted(by_kind.items()):
+            error = _probe(clients, kind, items[:PROBES])
+            if error is not None:
+                return error
         return None
 
     def _one(self, ctx: StepContext, change: Change, denied: threading.Event) -> ChangeResult:

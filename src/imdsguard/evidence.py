@@ -6,23 +6,13 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 from imdsguard.aws import cloudwatch, ec2_modify
-from imdsguard.aws.session import AccountAccess, SessionFactory
+from imdsguard.aws.session import SessionFactory
 from imdsguard.changes import Usage
+from imdsguard.collect import account_access
 from imdsguard.errors import AwsError
 from imdsguard.model import Instance, ScanResult, Scope
 from imdsguard.options import PlanOptions, ScopeOptions
 from imdsguard.plan import Evidence, is_candidate
-
-
-def account_access(
-    factory: SessionFactory, account_id: str, role_name: str | None, external_id: str | None
-) -> AccountAccess:
-    """Credentials for one account: the caller's own, or AssumeRole; raises AwsError."""
-    if account_id == factory.identity().account_id:
-        return AccountAccess(account_id)
-    if role_name is None:
-        raise AwsError("NoRole", "no --role-name to enter this account", "AssumeRole")
-    return factory.assume(account_id, role_name, external_id)
 
 
 def _scope_evidence(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -64,10 +65,23 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
     return records, offset
 
 
+def _lock(handle: Any, path: Path) -> None:
+    """One writer per journal: a second apply/rollback on it would interleave records.
+
+    flock, so a SIGKILLed run releases it with its file descriptors.
+    """
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise UsageError(f"journal {path} is in use by another imdsguard run") from exc
+
+
 class Journal:
     """Appends records durably: each line is written and fsynced before we act on it."""
 
     def __init__(self, path: Path, handle: Any) -> None:
+        _lock(handle, path)
         self.path = path
         self._handle = handle
         self._lock = threading.Lock()
@@ -94,15 +108,21 @@ class Journal:
 
     @classmethod
     def reopen(cls, path: Path) -> tuple[Journal, JournalState]:
-        records, intact = read_records(path)
-        state = JournalState.replay(path, records)
+        """Lock, replay, and position for appending after the last intact record."""
         try:
-            with open(path, "r+b") as raw:
-                raw.truncate(intact)  # drop a torn tail so the next record starts a line
-            handle = open(path, "a", encoding="utf-8")  # noqa: SIM115  (closed in close())
+            handle = open(path, "r+", encoding="utf-8")  # noqa: SIM115  (closed in close())
         except OSError as exc:
-            raise UsageError(f"cannot append to journal {path}: {exc.strerror}") from exc
-        return cls(path, handle), state
+            raise UsageError(f"cannot read journal {path}: {exc.strerror}") from exc
+        journal = cls(path, handle)
+        try:
+            records, intact = read_records(path)
+            state = JournalState.replay(path, records)
+        except UsageError:
+            journal.close()
+            raise
+        handle.truncate(intact)  # drop a torn tail so the next record starts a line
+        handle.seek(0, os.SEEK_END)
+        return journal, state
 
     def append(self, record_type: str, **fields: JSONValue) -> None:
         line = json.dumps({"type": record_type, "at": _now(), **fields}, sort_keys=True)

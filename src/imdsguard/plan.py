@@ -8,11 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from imdsguard.changes import Change, Hold, Plan, Usage
+from imdsguard.changes import INSTANCE_KIND, Change, Hold, HoldReason, Plan, Usage
 from imdsguard.model import Finding, Instance, JSONValue, MetadataOptions, ScanResult, Scope
 from imdsguard.options import PlanOptions
-
-INSTANCE = "instance"
 
 # Tags that container orchestrators put on their nodes (EKS, self-managed k8s, Karpenter,
 # ECS). AWS recommends hop limit 2 there with IMDSv2 required (DOMAIN.md §4).
@@ -88,7 +86,7 @@ def target_options(
     return after, why
 
 
-def usage_hold(usage: Usage, options: PlanOptions) -> tuple[str, str] | None:
+def usage_hold(usage: Usage, options: PlanOptions) -> tuple[HoldReason, str] | None:
     """(hold reason, override flag) if this evidence holds the change back."""
     if usage.status == "in-use" and not options.include_in_use:
         return "imdsv1-in-use", "--include-in-use"
@@ -103,18 +101,20 @@ def _plan_one(finding: Finding, evidence: Evidence, options: PlanOptions) -> Cha
     scope = finding.scope
     why_exempt = exemption(inst, options)
     if why_exempt is not None:
-        return Hold(INSTANCE, scope, inst.instance_id, "exempt", inst.name, {"rule": why_exempt})
+        return Hold(
+            INSTANCE_KIND, scope, inst.instance_id, "exempt", inst.name, {"rule": why_exempt}
+        )
     usage = evidence.usage.get((scope, inst.instance_id), Usage("unknown", error="not read"))
     detail: dict[str, JSONValue] = dict(usage.as_json())
     held = usage_hold(usage, options)
     if held is not None:
         detail["override"] = held[1]
-        return Hold(INSTANCE, scope, inst.instance_id, held[0], inst.name, detail)  # type: ignore[arg-type]
+        return Hold(INSTANCE_KIND, scope, inst.instance_id, held[0], inst.name, detail)
     after, hop_reason = target_options(inst, evidence.image_names, options)
     detail["hop_limit_reason"] = hop_reason
     if usage.status != "clean":
         detail["override"] = "--include-in-use" if usage.status == "in-use" else "--include-unknown"
-    return Change(INSTANCE, scope, inst.instance_id, inst.metadata, after, inst.name, detail)
+    return Change(INSTANCE_KIND, scope, inst.instance_id, inst.metadata, after, inst.name, detail)
 
 
 def build_plan(

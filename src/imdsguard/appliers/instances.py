@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from imdsguard.appliers import Applier, Observed, ScopeClients, register
 from imdsguard.aws import ec2, ec2_modify
+from imdsguard.changes import INSTANCE_KIND
 from imdsguard.model import MetadataOptions
 
-KIND = "instance"
 # moto (and AWS for about an hour) keep terminated instances visible, and moto accepts a
 # modify on them (DOMAIN.md §6): a terminated instance is gone, never a change target.
 GONE_STATES = frozenset({"terminated", "shutting-down"})
@@ -29,4 +29,4 @@ def dry_run(clients: ScopeClients, instance_id: str, options: MetadataOptions) -
     ec2_modify.check_modify_permission(clients.ec2, instance_id, options)
 
 
-register(KIND, Applier(read=read, write=write, dry_run=dry_run))
+register(INSTANCE_KIND, Applier(read=read, write=write, dry_run=dry_run))

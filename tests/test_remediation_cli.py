@@ -140,3 +140,18 @@ def test_apply_without_plan_or_yes_asks_on_a_terminal(
     assert result.code == expected[0]
     assert "Apply 1 change(s)? [y/N]" in result.out
     assert options_of(factory, REGION)[iid]["http_tokens"] == expected[1]
+
+
+@pytest.mark.slow
+def test_demo_plan_holds_legacy_billing_and_batch_and_raises_eks_hops(
+    cli: Callable[..., CliResult],
+) -> None:
+    result = cli("demo", "--plan")
+    assert result.code == 1  # held instances
+    assert "Plan: 24 to change, 12 held, 0 exempt, 0 scope errors" in result.out
+    held_rows = [line for line in result.out.splitlines() if "legacy-billing" in line]
+    assert len(held_rows) == 6
+    assert all("imdsv1-in-use" in row for row in held_rows)
+    eks_rows = [line for line in result.out.splitlines() if "eks-node" in line]
+    assert eks_rows
+    assert all("1 -> 2" in row for row in eks_rows)

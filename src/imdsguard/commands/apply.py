@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imdsguard.commands.common import add_scope_args, aws_options
+from imdsguard.commands.common import add_scope_args, aws_options, scope_options
 from imdsguard.commands.remediation_args import (
     REMEDIATION_EXIT_HELP,
     add_plan_args,
     add_write_args,
     apply_options,
+    plan_options,
 )
 from imdsguard.errors import UsageError
 from imdsguard.model import EXIT_FINDINGS
@@ -57,7 +58,9 @@ def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, Jour
     else:
         if not args.yes and not sys.stdin.isatty():
             raise UsageError("nothing applied: give a plan file or --yes (stdin is no terminal)")
-        factory, plan = make_plan(args, args.quiet)
+        factory, plan = make_plan(
+            aws_options(args), scope_options(args), plan_options(args), args.quiet
+        )
         print_plan(plan)
         if not args.yes and not _confirmed(plan):
             raise _Declined

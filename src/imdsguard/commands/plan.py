@@ -13,10 +13,13 @@ from imdsguard.errors import UsageError
 if TYPE_CHECKING:
     from imdsguard.aws.session import SessionFactory
     from imdsguard.changes import Plan
+    from imdsguard.options import AwsOptions, PlanOptions, ScopeOptions
 
 
-def make_plan(args: argparse.Namespace, quiet: bool) -> tuple[SessionFactory, Plan]:
-    """Scan, read usage evidence, and plan: shared by ``plan`` and ``apply --yes``."""
+def make_plan(
+    aws: AwsOptions, scopes: ScopeOptions, options: PlanOptions, quiet: bool
+) -> tuple[SessionFactory, Plan]:
+    """Scan, read usage evidence, and plan: shared by ``plan``, ``apply`` and ``demo``."""
     from imdsguard import evidence
     from imdsguard.aws.session import SessionFactory
     from imdsguard.options import EvaluationOptions
@@ -24,9 +27,7 @@ def make_plan(args: argparse.Namespace, quiet: bool) -> tuple[SessionFactory, Pl
     from imdsguard.progress import progress_sink
     from imdsguard.scan import run_scan
 
-    scopes = scope_options(args)
-    options = plan_options(args)
-    factory = SessionFactory(aws_options(args))
+    factory = SessionFactory(aws)
     unknown = sorted(set(scopes.regions or ()) - factory.known_regions())
     if unknown:
         raise UsageError(f"unknown Region name(s): {', '.join(unknown)}")
@@ -46,10 +47,19 @@ def print_plan(plan: Plan, stream: Any = None) -> None:
     Console(file=stream, width=None if stream.isatty() else 160).print(plan_renderable(plan))
 
 
+def run_demo_plan(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
+    """``demo --plan``: the plan for the sample estate, as ``plan --container-hop-limit``."""
+    from imdsguard.options import PlanOptions
+
+    _, plan = make_plan(aws, scopes, PlanOptions(container_hop_limit=True), quiet=True)
+    print_plan(plan)
+    return plan.exit_code()
+
+
 def run(args: argparse.Namespace) -> int:
     from imdsguard import planfile
 
-    _, plan = make_plan(args, args.quiet)
+    _, plan = make_plan(aws_options(args), scope_options(args), plan_options(args), args.quiet)
     if args.output == "-":
         write_text(planfile.dumps(plan), None)
         print_plan(plan, sys.stderr)

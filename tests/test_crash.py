@@ -28,8 +28,10 @@ def _count_intents(path: Path) -> int:
     return path.read_text().count('"type": "intent"')
 
 
-def _killed_apply(proxy: FaultProxy, plan: Path, journal: Path, after_intents: int) -> None:
-    """Run apply in a subprocess and SIGKILL it once ``after_intents`` intents are on disk."""
+def _killed_apply(
+    proxy: FaultProxy, plan: Path, journal: Path, after_intents: int, sig: int = signal.SIGKILL
+) -> subprocess.Popen[bytes]:
+    """Run apply in a subprocess and signal it once ``after_intents`` intents are on disk."""
     proxy.rules.append(delay("ModifyInstanceMetadataOptions", SLOW))
     argv = [
         sys.executable,
@@ -53,10 +55,11 @@ def _killed_apply(proxy: FaultProxy, plan: Path, journal: Path, after_intents: i
         assert child.poll() is None, child.stderr.read() if child.stderr else ""
         assert time.monotonic() < deadline, "apply never got going"
         time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    child.send_signal(sig)
+    child.wait(timeout=30)
     proxy.rules.clear()
     time.sleep(SLOW + 0.2)  # let the request the proxy was holding land (or not)
+    return child
 
 
 @pytest.fixture
@@ -115,3 +118,26 @@ def test_sigkill_mid_apply_then_rollback_restores_the_original_fleet(
 
     assert rolled.code == 0, rolled.out + rolled.err
     assert options_of(factory, REGION) == original  # field by field
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_queued_changes_and_points_at_resume(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    fleet: list[str],
+    tmp_path: Path,
+) -> None:
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    _plan(cli, proxy, plan)
+    child = _killed_apply(proxy, plan, journal, after_intents=2, sig=signal.SIGINT)
+    assert child.returncode == 130
+    assert child.stderr is not None
+    assert f"apply --resume {journal}" in child.stderr.read().decode()
+    records = journal_records(journal)
+    outcomes = [r for r in records if r["type"] == "outcome"]
+    assert len(outcomes) < len(fleet)  # the queue was abandoned, not drained
+    # Every intent got its outcome: the change in flight finished before the exit.
+    assert {r["key"] for r in records if r["type"] == "intent"} == {r["key"] for r in outcomes}
+    resumed = cli("apply", "--resume", str(journal), "--endpoint-url", proxy.url)
+    assert resumed.code == 0, resumed.out + resumed.err

@@ -102,6 +102,10 @@ class StepContext:
 Step = Callable[[StepContext, Change], ChangeResult]
 
 
+class _Stopped(Exception):
+    """The run was interrupted: abandon the scope's queue (nothing journaled for it)."""
+
+
 def _probe(clients: ScopeClients, kind: str, candidates: list[Change]) -> str | None:
     last = ""
     for change in candidates:
@@ -128,6 +132,7 @@ class Engine:
     external_id: str | None = None
     scope_errors: list[tuple[Scope, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self, changes: Sequence[Change], max_scopes: int) -> list[ChangeResult]:
         by_scope: dict[Scope, list[Change]] = defaultdict(list)
@@ -136,7 +141,13 @@ class Engine:
         self.progress.add_total(len(changes))
         with ThreadPoolExecutor(max_workers=max_scopes) as pool:
             futures = [pool.submit(self._scope, s, c) for s, c in sorted(by_scope.items())]
-            results = [r for f in futures for r in f.result()]
+            try:
+                results = [r for f in futures for r in f.result()]
+            except KeyboardInterrupt:
+                # Queued changes would otherwise all still run while the pool shuts down.
+                # Changes in flight finish and are journaled; the rest is for --resume.
+                self._stop.set()
+                raise
         order = {c.key: i for i, c in enumerate(changes)}
         return sorted(results, key=lambda r: order[r.change.key])
 
@@ -178,6 +189,8 @@ class Engine:
         return None
 
     def _one(self, ctx: StepContext, change: Change, denied: threading.Event) -> ChangeResult:
+        if self._stop.is_set():
+            raise _Stopped
         if denied.is_set():
             return self._finish(ChangeResult(change, "denied", "not attempted: scope denied"))
         try:

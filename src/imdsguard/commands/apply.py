@@ -95,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
                 max_scopes=args.max_workers,
                 state=state,
             )
+    except KeyboardInterrupt:
+        print(f"imdsguard: finish with: imdsguard apply --resume {journal.path}", file=sys.stderr)
+        raise
     finally:
         journal.close()
     print_run(result, "applied")

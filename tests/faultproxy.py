@@ -46,6 +46,8 @@ class Fault:
 
 
 Rule = Callable[[ProxyRequest], Fault | None]
+# Rewrites a forwarded response body (for states moto never produces).
+Rewrite = Callable[[ProxyRequest, bytes], bytes]
 
 
 def throttle() -> Fault:
@@ -141,6 +143,23 @@ def delay(action: str, seconds: float) -> Rule:
     return rule
 
 
+def metadata_pending(seconds: float) -> Rewrite:
+    """For ``seconds`` from now, DescribeInstances shows metadata State=pending.
+
+    moto's State is always ``applied`` (DOMAIN.md §6); EC2 shows pending for a while.
+    """
+    until = time.monotonic() + seconds
+
+    def rewrite(req: ProxyRequest, body: bytes) -> bytes:
+        if req.action != "DescribeInstances" or time.monotonic() >= until:
+            return body
+        return body.replace(
+            b"<metadataOptions><state>applied</state>", b"<metadataOptions><state>pending</state>"
+        )
+
+    return rewrite
+
+
 def _parse(method: str, path: str, headers: dict[str, str], body: bytes) -> ProxyRequest:
     auth = headers.get("authorization", "")
     match = _SCOPE.search(auth)
@@ -182,6 +201,7 @@ class FaultProxy:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.rules: list[Rule] = []
+        self.rewrites: list[Rewrite] = []
         self.calls: Counter[tuple[str, str]] = Counter()
         self.faults: Counter[tuple[str, str]] = Counter()
         self.forwarded: list[ProxyRequest] = []
@@ -221,6 +241,8 @@ class FaultProxy:
             conn.request(req.method, req.path, body=req.body, headers=req.headers)
             reply = conn.getresponse()
             data = reply.read()
+            for rewrite in list(self.rewrites):
+                data = rewrite(req, data)
             headers = {
                 k: v
                 for k, v in reply.getheaders()

@@ -9,7 +9,14 @@ from pathlib import Path
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
 from tests.conftest import CliResult, own, seed
-from tests.faultproxy import FaultProxy, answer_dry_runs, deny, not_found, rate_limit
+from tests.faultproxy import (
+    FaultProxy,
+    answer_dry_runs,
+    deny,
+    metadata_pending,
+    not_found,
+    rate_limit,
+)
 from tests.remediation_helpers import journal_records, options_of
 
 MODIFY = "ModifyInstanceMetadataOptions"
@@ -186,3 +193,55 @@ def test_permission_probe_on_a_vanished_instance_tries_the_next_one(
     assert proxy.faults[(MODIFY, "us-east-1")] == 2  # not-found probe, then an allowed one
     after = options_of(factory, "us-east-1")
     assert all(after[i]["http_tokens"] == "required" for i in rest)
+
+
+def test_pending_changes_are_verified_in_batched_polls(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    region = "sa-east-1"
+    ids = seed(factory, region, Group("app", 8, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    assert (
+        cli("plan", "--endpoint-url", proxy.url, "--regions", region, "--output", str(plan)).code
+        == 0
+    )
+    proxy.rewrites.append(metadata_pending(2.5))
+    before = proxy.calls[("DescribeInstances", region)]
+    result = cli("apply", str(plan), "--endpoint-url", proxy.url, "--journal", str(tmp_path / "j"))
+    assert result.code == 0, result.out + result.err
+    assert all(options_of(factory, region)[i]["http_tokens"] == "required" for i in ids)
+    polls = [
+        r for r in proxy.forwarded if r.action == "DescribeInstances" and r.param("Filter.1.Name")
+    ]
+    assert 2 <= len(polls) <= 5  # about one poll a second for all 8, not 8 pollers
+    # Per change: one re-read and one immediate check; everything else was batched.
+    assert proxy.calls[("DescribeInstances", region)] - before == 2 * len(ids) + len(polls)
+
+
+def test_a_change_that_never_shows_applied_fails_verification(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    region = "sa-east-1"
+    [iid] = seed(factory, region, Group("app", 1, imdsv1_calls=0))
+    proxy.rewrites.append(metadata_pending(3600))
+    result = cli(
+        "apply",
+        "--yes",
+        "--endpoint-url",
+        proxy.url,
+        "--regions",
+        region,
+        "--verify-timeout",
+        "1.5",
+        "--journal",
+        str(tmp_path / "j"),
+    )
+    assert result.code == 1
+    assert "not verified within 1.5s" in result.out
+    assert iid in result.out

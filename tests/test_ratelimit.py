@@ -44,3 +44,11 @@ def test_drain_makes_the_next_call_wait_a_full_interval() -> None:
     bucket = TokenBucket(10, 2, time.clock, time.sleep)
     bucket.drain()
     assert bucket.acquire() == pytest.approx(0.5)
+
+
+def test_headroom_starts_the_bucket_short_and_refills_to_capacity() -> None:
+    time = FakeTime()
+    bucket = TokenBucket(100, 5, time.clock, time.sleep, headroom=5)
+    for _ in range(96):
+        bucket.acquire()
+    assert time.now == pytest.approx(0.2)  # 95 at once, the 96th after one refill interval

@@ -44,13 +44,14 @@ def apply_step(ctx: StepContext, change: Change, prior_intents: frozenset[str]) 
 
 
 def _verified(ctx: StepContext, change: Change, note: str) -> ChangeResult:
-    ok, observed = ctx.wait_for(change, change.after)
-    if ok:
-        return ChangeResult(change, "applied", note, observed.options)
-    if observed.options is None:
+    verdict, observed = ctx.wait_for(change, change.after)
+    current = observed.options if observed else None
+    if verdict == "ok":
+        return ChangeResult(change, "applied", note, current)
+    if verdict == "gone" and observed is not None:
         return ChangeResult(change, "skipped", f"gone: {observed.why}")
     wait = ctx.options.verify_timeout
-    return ChangeResult(change, "failed", f"not verified within {wait:g}s", observed.options)
+    return ChangeResult(change, "failed", f"not verified within {wait:g}s", current)
 
 
 def _diff(before: MetadataOptions, current: MetadataOptions) -> str:

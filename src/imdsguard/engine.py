@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from imdsguard.appliers import Observed, ScopeClients, applier_for
 from imdsguard.aws.errors import DENIED, THROTTLING
 from imdsguard.aws.session import SessionFactory
-from imdsguard.changes import Change, ChangeResult, same_settings, settings_json
+from imdsguard.changes import Change, ChangeResult, settings_json
 from imdsguard.collect import account_access
 from imdsguard.errors import AwsError
 from imdsguard.journal import Journal
@@ -24,10 +24,13 @@ from imdsguard.model import MetadataOptions, Scope
 from imdsguard.options import ApplyOptions
 from imdsguard.ratelimit import TokenBucket
 from imdsguard.scan import ProgressSink
+from imdsguard.verify import Verdict, Verifier, check
 
 # If throttling outlives botocore's own retries (another tool spending the same bucket),
 # we empty our bucket and wait for fresh tokens; this many rounds before giving up.
 THROTTLE_ROUNDS = 30
+# Tokens our bucket starts short of the server's (at most 1 s of EC2's 5/s refill).
+HEADROOM = 5.0
 # DryRun probes per resource kind and scope: a probe on an instance that vanished since
 # the plan (InvalidInstanceID.NotFound) says nothing about permissions, so try another.
 PROBES = 3
@@ -49,6 +52,7 @@ class StepContext:
     bucket: TokenBucket
     journal: Journal
     options: ApplyOptions
+    verifier: Verifier
 
     def read(self, change: Change) -> Observed:
         """Re-read; throttling that outlives botocore's retries is waited out here too."""
@@ -78,25 +82,13 @@ class StepContext:
                 self.bucket.drain()
         raise AwsError("RequestLimitExceeded", "still throttled after pacing", "write")
 
-    def wait_for(self, change: Change, want: MetadataOptions) -> tuple[bool, Observed]:
-        """Poll until the settings equal ``want`` and State=applied, or the wait runs out.
-
-        There is no waiter for this (DOMAIN.md §2): describe calls show State=pending
-        first, then applied.
-        """
-        deadline = time.monotonic() + self.options.verify_timeout
-        delay = 0.5
-        while True:
-            observed = self.read(change)
-            current = observed.options
-            if current is None:
-                return False, observed
-            if same_settings(current, want) and current.state == "applied":
-                return True, observed
-            if time.monotonic() + delay > deadline:
-                return False, observed
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    def wait_for(self, change: Change, want: MetadataOptions) -> tuple[Verdict, Observed | None]:
+        """Read once now; if not yet in force, wait in the scope's batched poll."""
+        observed = self.read(change)
+        verdict = check(observed, want)
+        if verdict is not None:
+            return verdict, observed
+        return self.verifier.wait(change, want)
 
 
 Step = Callable[[StepContext, Change], ChangeResult]
@@ -165,8 +157,10 @@ class Engine:
             self._scope_error(scope, f"cannot enter account: {exc}")
             return [self._finish(ChangeResult(c, "failed", str(exc))) for c in changes]
         clients = ScopeClients(self.factory, access, scope.region)
-        bucket = TokenBucket(self.options.capacity, self.options.refill_per_second)
-        ctx = StepContext(clients, bucket, self.journal, self.options)
+        capacity, rate = self.options.capacity, self.options.refill_per_second
+        bucket = TokenBucket(capacity, rate, headroom=min(HEADROOM, capacity / 20))
+        verifier = Verifier(clients, self.options.verify_timeout)
+        ctx = StepContext(clients, bucket, self.journal, self.options, verifier)
         if self.options.check_permissions:
             denial = self._dry_run(clients, changes)
             if denial is not None:

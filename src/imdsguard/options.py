@@ -84,7 +84,7 @@ class ApplyOptions:
 
     capacity: float = 100.0
     refill_per_second: float = 5.0
-    workers_per_scope: int = 4
+    workers_per_scope: int = 16
     verify_timeout: float = 60.0
     check_permissions: bool = False
 

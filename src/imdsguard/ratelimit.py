@@ -21,12 +21,16 @@ class TokenBucket:
         rate: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        headroom: float = 0.0,
     ) -> None:
         self.capacity = capacity
         self.rate = rate
         self._clock = clock
         self._sleep = sleep
-        self._tokens = capacity
+        # Starting ``headroom`` tokens short keeps the server's bucket that far ahead of
+        # ours for the whole run, so network jitter (two calls arriving closer together
+        # than we sent them) does not cost a throttle at the steady rate.
+        self._tokens = max(capacity - headroom, 0.0)
         self._stamp = clock()
         self._lock = threading.Lock()
 

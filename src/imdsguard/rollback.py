@@ -31,13 +31,14 @@ def rollback_step(ctx: StepContext, change: Change) -> ChangeResult:
 
 
 def _verified(ctx: StepContext, change: Change, note: str) -> ChangeResult:
-    ok, observed = ctx.wait_for(change, change.before)
-    if ok:
-        return ChangeResult(change, "restored", note, observed.options)
-    if observed.options is None:
+    verdict, observed = ctx.wait_for(change, change.before)
+    current = observed.options if observed else None
+    if verdict == "ok":
+        return ChangeResult(change, "restored", note, current)
+    if verdict == "gone" and observed is not None:
         return ChangeResult(change, "skipped", f"gone: {observed.why}")
     wait = ctx.options.verify_timeout
-    return ChangeResult(change, "failed", f"not verified within {wait:g}s", observed.options)
+    return ChangeResult(change, "failed", f"not verified within {wait:g}s", current)
 
 
 def run_rollback(

@@ -8,7 +8,7 @@ calls ``register`` and is imported at the bottom of this file.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,7 @@ class Applier:
     """Each function raises AwsError on failure; ``write`` must send the full set."""
 
     read: Callable[[ScopeClients, str], Observed]
+    read_many: Callable[[ScopeClients, Sequence[str]], dict[str, Observed]]
     write: Callable[[ScopeClients, str, MetadataOptions], None]
     dry_run: Callable[[ScopeClients, str, MetadataOptions], None]
 

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from imdsguard.appliers import Applier, Observed, ScopeClients, register
 from imdsguard.aws import ec2, ec2_modify
 from imdsguard.changes import INSTANCE_KIND
-from imdsguard.model import MetadataOptions
+from imdsguard.model import Instance, MetadataOptions
 
 # moto (and AWS for about an hour) keep terminated instances visible, and moto accepts a
 # modify on them (DOMAIN.md §6): a terminated instance is gone, never a change target.
 GONE_STATES = frozenset({"terminated", "shutting-down"})
 
 
-def read(clients: ScopeClients, instance_id: str) -> Observed:
-    inst = ec2.get_instance(clients.ec2, instance_id)
+def _observed(inst: Instance | None) -> Observed:
     if inst is None:
         return Observed(None, "InvalidInstanceID.NotFound")
     if inst.instance_state in GONE_STATES:
         return Observed(None, f"instance {inst.instance_state}")
     return Observed(inst.metadata)
+
+
+def read(clients: ScopeClients, instance_id: str) -> Observed:
+    return _observed(ec2.get_instance(clients.ec2, instance_id))
+
+
+def read_many(clients: ScopeClients, instance_ids: Sequence[str]) -> dict[str, Observed]:
+    found = ec2_modify.get_instances_by_id(clients.ec2, instance_ids)
+    return {iid: _observed(found.get(iid)) for iid in instance_ids}
 
 
 def write(clients: ScopeClients, instance_id: str, options: MetadataOptions) -> None:
@@ -29,4 +39,4 @@ def dry_run(clients: ScopeClients, instance_id: str, options: MetadataOptions) -
     ec2_modify.check_modify_permission(clients.ec2, instance_id, options)
 
 
-register(INSTANCE_KIND, Applier(read=read, write=write, dry_run=dry_run))
+register(INSTANCE_KIND, Applier(read=read, read_many=read_many, write=write, dry_run=dry_run))

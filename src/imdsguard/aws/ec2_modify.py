@@ -1,4 +1,4 @@
-"""EC2 write-side adapters: ModifyInstanceMetadataOptions (real and DryRun) and AMI names."""
+"""EC2 adapters for remediation: modify (real and DryRun), batched re-reads, AMI names."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from imdsguard.aws.ec2 import parse_instance
 from imdsguard.aws.errors import aws_errors
 from imdsguard.errors import AwsError
-from imdsguard.model import MetadataOptions
+from imdsguard.model import Instance, MetadataOptions
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import ModifyInstanceMetadataOptionsRequestTypeDef
 
-# DescribeImages filter values per call: well under the documented request size limits.
+# Filter values per Describe call: well under the documented request size limits.
 IMAGE_BATCH = 200
+INSTANCE_BATCH = 200
 
 
 def _request(
@@ -58,6 +60,27 @@ def check_modify_permission(client: EC2Client, instance_id: str, options: Metada
         "the endpoint executed a DryRun request instead of answering DryRunOperation",
         "ModifyInstanceMetadataOptions(DryRun)",
     )
+
+
+def get_instances_by_id(client: EC2Client, instance_ids: Sequence[str]) -> dict[str, Instance]:
+    """The instances still known to EC2, by id; vanished ones are simply absent.
+
+    A filter, not InstanceIds=: with InstanceIds one vanished instance fails the call
+    (InvalidInstanceID.NotFound) for all the others.
+    """
+    found: dict[str, Instance] = {}
+    ids = sorted(set(instance_ids))
+    paginator = client.get_paginator("describe_instances")
+    with aws_errors("DescribeInstances"):
+        for start in range(0, len(ids), INSTANCE_BATCH):
+            chunk = ids[start : start + INSTANCE_BATCH]
+            pages = paginator.paginate(Filters=[{"Name": "instance-id", "Values": chunk}])
+            for page in pages:
+                for reservation in page.get("Reservations", []):
+                    for raw in reservation.get("Instances", []):
+                        instance = parse_instance(raw)
+                        found[instance.instance_id] = instance
+    return found
 
 
 def get_image_names(client: EC2Client, image_ids: Sequence[str]) -> dict[str, str]:

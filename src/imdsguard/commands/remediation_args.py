@@ -148,8 +148,8 @@ def add_write_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--workers-per-scope",
         type=positive_int,
-        default=4,
-        help="changes in flight per (account, Region) (default 4)",
+        default=16,
+        help="changes in flight per (account, Region), most waiting for State=applied (default 16)",
     )
     group.add_argument(
         "--verify-timeout",

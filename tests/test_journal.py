@@ -93,3 +93,11 @@ def test_a_journal_has_one_writer_at_a_time(tmp_path: Path) -> None:
     first.close()
     second, _ = Journal.reopen(path)
     second.close()
+
+
+def test_a_well_formed_line_missing_fields_is_reported_too(tmp_path: Path) -> None:
+    path = _journal(tmp_path)
+    with path.open("a") as handle:
+        handle.write('{"type": "intent", "key": "x"}\n{"type": "outcome", "key": "y"}\n')
+    with pytest.raises(UsageError, match=r"line 4 is corrupt"):
+        Journal.reopen(path)

@@ -190,8 +190,10 @@ class Engine:
         try:
             result = self.step(ctx, change)
         except ScopeDenied as exc:
-            if not denied.is_set():
+            with self._lock:
+                first = not denied.is_set()
                 denied.set()
+            if first:  # one scope error per scope, however many writes were in flight
                 self._scope_error(change.scope, f"permission denied: {exc.error}")
             result = ChangeResult(change, "denied", str(exc.error))
         except AwsError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 from imdsguard import __version__
 from imdsguard.changes import Change, Plan
 from imdsguard.errors import UsageError
-from imdsguard.model import JSONValue, Scope
+from imdsguard.model import JSONValue
 from imdsguard.planfile import change_from_json, plan_from_json, plan_json
 
 JOURNAL_VERSION = 1
@@ -137,14 +137,15 @@ class Journal:
 
 @dataclass
 class JournalState:
-    """What a journal says happened: the plan, intents, and outcomes by change key."""
+    """What resume and rollback need from a journal: the plan, intents, apply outcomes.
+
+    Rollback and scope records are for people reading the journal; rollback itself
+    re-reads every resource, so it does not need its own history to be idempotent.
+    """
 
     plan: Plan
     intents: dict[str, Change] = field(default_factory=dict)
     outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
-    rollback_intents: set[str] = field(default_factory=set)
-    rollback_outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
-    scope_errors: dict[Scope, str] = field(default_factory=dict)
 
     @classmethod
     def replay(cls, path: Path, records: list[dict[str, Any]]) -> JournalState:
@@ -153,9 +154,12 @@ class JournalState:
         header = records[0]
         if header.get("v") != JOURNAL_VERSION:
             raise UsageError(f"journal {path}: unsupported version {header.get('v')!r}")
-        state = cls(plan=plan_from_json(header["plan"]))
-        for record in records[1:]:
-            state._apply(record)
+        state = cls(plan=plan_from_json(header.get("plan") or {}))
+        for number, record in enumerate(records[1:], start=2):
+            try:
+                state._apply(record)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise UsageError(f"journal {path} line {number} is corrupt ({exc!r})") from exc
         return state
 
     def _apply(self, record: dict[str, Any]) -> None:
@@ -164,11 +168,3 @@ class JournalState:
             self.intents[record["key"]] = change_from_json(record["change"])
         elif kind == "outcome":
             self.outcomes[record["key"]] = (str(record["outcome"]), str(record.get("reason", "")))
-        elif kind == "rollback-intent":
-            self.rollback_intents.add(record["key"])
-        elif kind == "rollback-outcome":
-            outcome = (str(record["outcome"]), str(record.get("reason", "")))
-            self.rollback_outcomes[record["key"]] = outcome
-        elif kind == "scope":
-            scope = Scope(record["account_id"], record["region"])
-            self.scope_errors[scope] = str(record["error"])

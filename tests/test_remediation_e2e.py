@@ -8,7 +8,7 @@ from pathlib import Path
 
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
-from tests.conftest import CliResult, seed
+from tests.conftest import OWN_ACCOUNT, CliResult, seed
 from tests.remediation_helpers import journal_records, options_of
 
 REGION = "eu-west-1"
@@ -123,3 +123,44 @@ def test_rollback_restores_every_field_and_is_idempotent(
     outcomes = [r for r in records if r["type"] == "rollback-outcome"]
     assert len(outcomes) == 12
     assert {r["outcome"] for r in outcomes} == {"restored"}
+
+
+def test_plan_records_the_role_and_apply_and_rollback_enter_other_accounts(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    other = "210987654321"
+    [mine] = seed(factory, REGION, Group("mine", 1, imdsv1_calls=0))
+    [theirs] = seed(factory, REGION, Group("theirs", 1, imdsv1_calls=0), account=other)
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    planned = cli(
+        "plan",
+        "--endpoint-url",
+        moto_url,
+        "--regions",
+        REGION,
+        "--accounts",
+        f"{OWN_ACCOUNT},{other}",
+        "--role-name",
+        "OrganizationAccountAccessRole",
+        "--output",
+        str(plan),
+    )
+    assert planned.code == 0, planned.out + planned.err
+    assert {c["account_id"] for c in json.loads(plan.read_text())["changes"]} == {
+        OWN_ACCOUNT,
+        other,
+    }
+    # No --role-name here: apply and rollback use the one the plan recorded.
+    assert cli("apply", str(plan), "--endpoint-url", moto_url, "--journal", str(journal)).code == 0
+    access = factory.assume(other, "OrganizationAccountAccessRole", None)
+    theirs_client = factory.ec2(access, REGION)
+
+    def tokens_in_other_account() -> str:
+        reply = theirs_client.describe_instances(InstanceIds=[theirs])
+        return reply["Reservations"][0]["Instances"][0]["MetadataOptions"]["HttpTokens"]
+
+    assert tokens_in_other_account() == "required"
+    assert options_of(factory, REGION)[mine]["http_tokens"] == "required"
+    assert cli("rollback", str(journal), "--endpoint-url", moto_url).code == 0
+    assert tokens_in_other_account() == "optional"
+    assert options_of(factory, REGION)[mine]["http_tokens"] == "optional"

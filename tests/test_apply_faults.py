@@ -57,7 +57,7 @@ def test_races_between_plan_and_apply_are_skipped_or_drifted(
     factory.ec2(own(factory), region).terminate_instances(InstanceIds=[terminated])
     proxy.rules.append(not_found(frozenset({vanished})))
 
-    result = cli("apply", str(plan), *common, "--journal", str(journal))
+    result = cli("apply", str(plan), "--endpoint-url", proxy.url, "--journal", str(journal))
 
     assert result.code == 1
     outcomes = _outcomes(journal)

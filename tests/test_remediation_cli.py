@@ -71,6 +71,11 @@ def test_plan_file_round_trips_and_stdout_form(
         (("rollback", "/nonexistent.jsonl"), "cannot read journal"),
         (("apply", "--regions", REGION), "give a plan file or --yes"),
         (("plan", "--config", "/nonexistent.toml"), "cannot read config"),
+        (
+            ("apply", "p.json", "--include-in-use", "--regions", REGION),
+            "--regions, --include-in-use",
+        ),
+        (("apply", "--resume", "j.jsonl", "--hop-limit", "2"), "do not apply to a plan file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

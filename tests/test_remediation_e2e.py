@@ -61,7 +61,7 @@ def test_plan_apply_fixes_exactly_the_clean_candidates(
     assert ids["legacy"][0] in planned.out
     assert "imdsv1-in-use" in planned.out
 
-    applied = cli("apply", str(plan_path), *common, "--journal", str(journal))
+    applied = cli("apply", str(plan_path), "--endpoint-url", moto_url, "--journal", str(journal))
     assert applied.code == 1, applied.err  # still 1: the held instances are listed
     assert str(journal) in applied.err
 

@@ -38,12 +38,28 @@ def _confirmed(plan: Plan) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+# Flags that only shape a new plan: with a plan file or a journal they would be ignored.
+PLANNING_FLAGS = (
+    "regions", "accounts", "organization", "config", "lookback_days", "include_in_use",
+    "include_unknown", "exclude_tag", "exclude_ids", "hop_limit", "container_hop_limit",
+)  # fmt: skip
+
+
+def _refuse_ignored_flags(args: argparse.Namespace) -> None:
+    given = [name for name in PLANNING_FLAGS if getattr(args, name) not in (None, False)]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise UsageError(f"{flags}: planning options do not apply to a plan file or --resume")
+
+
 def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, JournalState | None]:
     from imdsguard import journal as journal_mod
     from imdsguard import planfile
     from imdsguard.aws.session import SessionFactory
     from imdsguard.commands.plan import make_plan, print_plan
 
+    if args.resume or args.plan:
+        _refuse_ignored_flags(args)
     if args.resume:
         if args.plan or args.journal:
             raise UsageError("--resume takes neither a plan file nor --journal")

@@ -13,6 +13,16 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 ROLE_NAME = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
+# The --resources names, in report order; imdsguard.collect has one collector per name.
+RESOURCE_KINDS = (
+    "instances",
+    "launch-templates",
+    "launch-configurations",
+    "auto-scaling-groups",
+    "amis",
+    "account-defaults",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class AwsOptions:
@@ -53,3 +63,6 @@ class EvaluationOptions:
     """Policy knobs for the pure rules."""
 
     imds_disabled: ImdsDisabledPolicy = "pass"
+    # AMI ImdsSupport only decides when nothing else does (DOMAIN.md §2, launch
+    # precedence), so by default an AMI without v2.0 is INFO; --strict-amis makes it FAIL.
+    strict_amis: bool = False

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from imdsguard.errors import UsageError
-from imdsguard.options import AwsOptions, ScopeOptions
+from imdsguard.options import RESOURCE_KINDS, AwsOptions, ScopeOptions
 
 REPORT_FORMATS = ("table", "json")
 
@@ -33,6 +33,30 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return number
+
+
+def resource_list(value: str) -> tuple[str, ...]:
+    kinds = csv_list(value)
+    unknown = [k for k in kinds if k not in RESOURCE_KINDS]
+    if unknown:
+        known = ", ".join(RESOURCE_KINDS)
+        raise argparse.ArgumentTypeError(f"unknown kind(s) {', '.join(unknown)}; one of {known}")
+    return kinds
+
+
+def add_resource_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("resources")
+    group.add_argument(
+        "--resources",
+        type=resource_list,
+        default=RESOURCE_KINDS,
+        help=f"comma-separated kinds to scan (default all: {','.join(RESOURCE_KINDS)})",
+    )
+    group.add_argument(
+        "--strict-amis",
+        action="store_true",
+        help="owned AMIs without ImdsSupport=v2.0 FAIL instead of INFO",
+    )
 
 
 def add_aws_args(parser: argparse.ArgumentParser) -> None:

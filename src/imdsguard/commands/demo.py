@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from imdsguard.commands.common import EXIT_CODES_HELP, add_output_args
+from imdsguard.commands.common import EXIT_CODES_HELP, add_output_args, add_resource_args
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,5 +24,6 @@ def register(commands: Any) -> None:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_resource_args(parser)
     add_output_args(parser)
     parser.set_defaults(handler=run)

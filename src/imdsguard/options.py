@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from imdsguard.errors import UsageError
 from imdsguard.model import ImdsDisabledPolicy
@@ -56,6 +57,31 @@ class ScopeOptions:
             raise UsageError("--organization and --accounts are mutually exclusive")
         if self.max_workers < 1:
             raise UsageError("--max-workers must be at least 1")
+
+
+# An IAM role ARN or pattern for aws:PrincipalArn; wildcards allowed (account "*", names).
+ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}|\*):role/[\w+=,.@/*?-]+$")
+GuardrailFormat = Literal["scp", "iam"]
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailOptions:
+    """What the generated guardrail policy allows, and in which form it is printed."""
+
+    format: GuardrailFormat = "scp"
+    max_hop_limit: int | None = None
+    allow_roles: tuple[str, ...] = ()
+    pin_template_versions: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_hop_limit is not None and not 1 <= self.max_hop_limit <= 64:
+            raise UsageError("--max-hop-limit must be 1 to 64 (the IMDS hop limit range)")
+        for arn in self.allow_roles:
+            if not ROLE_ARN.match(arn):
+                raise UsageError(
+                    f"bad --allow-role {arn!r}: expected an IAM role ARN such as "
+                    "arn:aws:iam::*:role/ImdsAdmin"
+                )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """One module per subcommand; each exposes ``register(subparsers)``. Order = help order."""
 
-from imdsguard.commands import demo, scan
+from imdsguard.commands import demo, guardrails, scan
 
-COMMANDS = (scan, demo)
+COMMANDS = (scan, guardrails, demo)

@@ -50,6 +50,7 @@ def add_resource_args(parser: argparse.ArgumentParser) -> None:
         "--resources",
         type=resource_list,
         default=RESOURCE_KINDS,
+        metavar="KINDS",
         help=f"comma-separated kinds to scan (default all: {','.join(RESOURCE_KINDS)})",
     )
     group.add_argument(

@@ -55,7 +55,7 @@ RESOURCES: list[tuple[Resource, str]] = [
     (Image("ami-1", "golden", None), "ImdsSupport=unset"),
     (
         AccountImdsDefaults("eu-west-1", "required", hop_limit=2, managed_by="declarative-policy"),
-        "http_tokens=required, hop_limit=2, enforced=no-preference, "
+        "tokens=required, hop_limit=2, enforced=unset, "
         "managed_by=declarative-policy (account cannot change)",
     ),
 ]

@@ -11,10 +11,11 @@ from imdsguard.aws import ec2, organizations
 from imdsguard.aws import launch as launch_aws
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.errors import AwsError
+from imdsguard.kinds import LaunchConfiguration
 from imdsguard.model import Resource, Scope
 from imdsguard.options import RESOURCE_KINDS, ScopeOptions
 
-# A collector streams one resource kind out of one scope.
+# A collector streams the resources of one kind (or of a few read together) out of one scope.
 Collector = Callable[[SessionFactory, AccountAccess, str], Iterator[Resource]]
 
 
@@ -46,7 +47,9 @@ def collect_launch_sources(
     """
     autoscaling = factory.autoscaling(access, region)
     groups = tuple(launch_aws.get_auto_scaling_groups(autoscaling))
-    inventory = launch.LaunchInventory(groups=groups)
+    templates: tuple[launch.TemplateSummary, ...] = ()
+    versions: tuple[launch.VersionRecord, ...] = ()
+    configurations: tuple[LaunchConfiguration, ...] = ()
     if kinds & {launch.LAUNCH_TEMPLATES, launch.AUTO_SCALING_GROUPS}:
         client = factory.ec2(access, region)
         templates = tuple(launch_aws.get_launch_templates(client))
@@ -58,12 +61,9 @@ def collect_launch_sources(
             for template_id, numbers in wanted.items()
             for record in launch_aws.get_template_versions(client, template_id, numbers)
         )
-        inventory = launch.LaunchInventory(templates, versions, groups)
     if kinds & {launch.LAUNCH_CONFIGURATIONS, launch.AUTO_SCALING_GROUPS}:
         configurations = tuple(launch_aws.get_launch_configurations(autoscaling))
-        inventory = launch.LaunchInventory(
-            inventory.templates, inventory.versions, groups, configurations
-        )
+    inventory = launch.LaunchInventory(templates, versions, groups, configurations)
     yield from launch.build_resources(inventory, kinds)
 
 

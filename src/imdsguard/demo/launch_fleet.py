@@ -49,6 +49,8 @@ def seed_launch_settings(
     api = create_template(ec2, "api-lt", "required")
     # Default v1 required, but batch-asg is pinned to the optional v2: FAIL, naming the group.
     batch = create_template(ec2, "batch-lt", "required", "optional", "required")
+    # No instances: moto's group instances would not inherit the template's
+    # MetadataOptions (DOMAIN.md §6), so they would show a misleading IMDSv1 fleet.
     common: dict[str, Any] = {"MinSize": 0, "MaxSize": 2, "AvailabilityZones": zones}
     autoscaling.create_auto_scaling_group(
         AutoScalingGroupName="batch-asg",

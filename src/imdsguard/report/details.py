@@ -56,10 +56,10 @@ def _image(ev: Evidence) -> str:
 def _defaults(ev: Evidence) -> str:
     def show(key: str) -> str:
         value = ev.get(key)
-        return "no-preference" if value is None else str(value)
+        return "unset" if value is None else str(value)
 
     text = (
-        f"http_tokens={show('http_tokens')}, hop_limit={show('hop_limit')}, "
+        f"tokens={show('http_tokens')}, hop_limit={show('hop_limit')}, "
         f"enforced={show('http_tokens_enforced')}, managed_by={show('managed_by')}"
     )
     return text if ev.get("account_can_change", True) else f"{text} (account cannot change)"

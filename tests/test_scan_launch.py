@@ -11,6 +11,7 @@ from imdsguard.demo.fleet import Group
 from imdsguard.demo.launch_fleet import create_template, seed_launch_settings
 from imdsguard.model import Finding, ScanResult
 from imdsguard.options import RESOURCE_KINDS, EvaluationOptions, ScopeOptions
+from imdsguard.report import table
 from imdsguard.scan import run_scan
 from tests.conftest import CliResult, own, seed
 from tests.faultproxy import Fault, FaultProxy, ProxyRequest, denied
@@ -203,3 +204,19 @@ def test_cli_rejects_unknown_kinds_and_scans_only_the_selected_ones(
         ("AwsEc2AccountImdsDefaults", "FAIL"),
         ("AwsEc2Image", "FAIL"),
     ]
+
+
+def test_table_report_shows_every_kind_with_its_details(factory: SessionFactory) -> None:
+    seed_launch_settings(factory, own(factory), REGION, defaults_required=True)
+    text = table.format(scan(factory), width=400)
+    for label in (
+        "Ec2LaunchTemplate",
+        "AutoScalingGroup",
+        "LaunchConfiguration",
+        "Ec2Image",
+        "Ec2ImdsDefaults",
+    ):
+        assert f" {label} " in text
+    assert "default v1 optional, latest v2 required" in text
+    assert "v2 optional used by batch-asg" in text
+    assert "tokens=required, hop_limit=unset, enforced=unset, managed_by=account" in text

@@ -75,6 +75,18 @@ DETAILS: dict[str, Callable[[Evidence], str]] = {
 }
 
 
+# Type column labels: the report's resource types minus "Aws", shortened where they stutter.
+SHORT_TYPES = {
+    "AwsAutoScalingAutoScalingGroup": "AutoScalingGroup",
+    "AwsAutoScalingLaunchConfiguration": "LaunchConfiguration",
+    "AwsEc2AccountImdsDefaults": "Ec2ImdsDefaults",
+}
+
+
+def short_type(resource_type: str) -> str:
+    return SHORT_TYPES.get(resource_type, resource_type.removeprefix("Aws"))
+
+
 def details(finding: Finding) -> str:
     describe = DETAILS.get(finding.resource_type)
     return describe(finding.resource.evidence()) if describe else ""

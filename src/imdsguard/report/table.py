@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from imdsguard.model import Finding, ScanResult
-from imdsguard.report.details import details
+from imdsguard.report.details import details, short_type
 
 STATUS_ORDER = {"FAIL": 0, "INFO": 1, "PASS": 2}
 STATUS_STYLE = {"FAIL": "bold red", "INFO": "yellow", "PASS": "green"}
@@ -30,7 +30,7 @@ def _findings_table(result: ScanResult) -> Table:
             f.reason,
             f.scope.account_id,
             f.scope.region,
-            f.resource_type.removeprefix("Aws"),
+            short_type(f.resource_type),
             f.resource_id,
             f.name or "",
             details(f),

@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from imdsguard.aws.session import AccountAccess, SessionFactory
-from imdsguard.demo.launch_fleet import seed_launch_settings
+from imdsguard.demo.launch_fleet import DEMO_AMI, seed_launch_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import TagTypeDef
 
 DEMO_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 DEMO_ROLE = "OrganizationAccountAccessRole"
-DEMO_AMI = "ami-0abcdef1234567890"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,7 @@ from imdsguard.aws.session import AccountAccess, SessionFactory
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
-DEMO_AMI = "ami-0abcdef1234567890"
-DEMO_ZONE_SUFFIX = "a"
+DEMO_AMI = "ami-0abcdef1234567890"  # moto does not check that AMIs exist
 
 
 def _metadata(tokens: str | None) -> dict[str, Any]:
@@ -43,7 +42,7 @@ def seed_launch_settings(
     """One scope's worth of every launch-deciding kind, passing and failing."""
     ec2 = factory.ec2(access, region)
     autoscaling = factory.autoscaling(access, region)
-    zones = [f"{region}{DEMO_ZONE_SUFFIX}"]
+    zones = [f"{region}a"]
     # Default v1 optional, latest v2 required: FAIL (Prowler would pass it).
     create_template(ec2, "web-lt", "optional", "required")
     api = create_template(ec2, "api-lt", "required")

@@ -74,7 +74,15 @@ def test_access_denied_in_one_region_exit_3_and_other_regions_complete(
         seed(factory, region, Group("ok", 1, tokens="required"))
     proxy.rules.append(always("DescribeInstances", denied(), "eu-west-1"))
     run = cli(
-        "scan", "--endpoint-url", proxy.url, "--regions", ",".join(REGIONS), "--format", "json"
+        "scan",
+        "--endpoint-url",
+        proxy.url,
+        "--regions",
+        ",".join(REGIONS),
+        "--format",
+        "json",
+        "--resources",
+        "instances",
     )
     assert run.code == 3
     doc = run.json()

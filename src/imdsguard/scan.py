@@ -10,7 +10,7 @@ from typing import Protocol
 
 from imdsguard import __version__, rules
 from imdsguard.aws.session import SessionFactory
-from imdsguard.collect import COLLECTORS, AccountTarget, enter_account, resolve_accounts
+from imdsguard.collect import AccountTarget, collection_plan, enter_account, resolve_accounts
 from imdsguard.errors import AwsError
 from imdsguard.model import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
 from imdsguard.options import EvaluationOptions, ScopeOptions
@@ -42,9 +42,9 @@ def scan_scope(
     counts: Counter[str] = Counter()
     skipped = 0
     error: str | None = None
-    for kind in kinds:
+    for kind, collector in collection_plan(kinds):
         try:
-            for resource in COLLECTORS[kind](factory, target.access, scope.region):
+            for resource in collector(factory, target.access, scope.region):
                 finding = rules.evaluate(scope, resource, evaluation)
                 if finding is None:
                     skipped += 1

@@ -1,5 +1,5 @@
 """One module per subcommand; each exposes ``register(subparsers)``. Order = help order."""
 
-from imdsguard.commands import demo, diff, history, scan
+from imdsguard.commands import demo, diff, guardrails, history, scan
 
-COMMANDS = (scan, history, diff, demo)
+COMMANDS = (scan, guardrails, history, diff, demo)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imdsguard.errors import UsageError
-from imdsguard.options import AwsOptions, ScopeOptions
+from imdsguard.options import RESOURCE_KINDS, AwsOptions, ScopeOptions
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -38,6 +38,31 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return number
+
+
+def resource_list(value: str) -> tuple[str, ...]:
+    kinds = csv_list(value)
+    unknown = [k for k in kinds if k not in RESOURCE_KINDS]
+    if unknown:
+        known = ", ".join(RESOURCE_KINDS)
+        raise argparse.ArgumentTypeError(f"unknown kind(s) {', '.join(unknown)}; one of {known}")
+    return kinds
+
+
+def add_resource_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("resources")
+    group.add_argument(
+        "--resources",
+        type=resource_list,
+        default=RESOURCE_KINDS,
+        metavar="KINDS",
+        help=f"comma-separated kinds to scan (default all: {','.join(RESOURCE_KINDS)})",
+    )
+    group.add_argument(
+        "--strict-amis",
+        action="store_true",
+        help="owned AMIs without ImdsSupport=v2.0 FAIL instead of INFO",
+    )
 
 
 def add_aws_args(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""``imdsguard scan``: audit every instance in every enabled Region of every account."""
+"""``imdsguard scan``: audit instances and launch settings in every Region of every account."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from imdsguard.commands.common import (
     EXIT_CODES_HELP,
     add_history_args,
     add_output_args,
+    add_resource_args,
     add_scope_args,
     aws_options,
     history_path,
@@ -42,9 +43,9 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
     if unknown:
         raise UsageError(f"unknown Region name(s): {', '.join(unknown)}")
     factory.identity()  # fail fast, with one line, on missing or rejected credentials
-    evaluation = EvaluationOptions(imds_disabled=args.imds_disabled)
+    evaluation = EvaluationOptions(imds_disabled=args.imds_disabled, strict_amis=args.strict_amis)
     with progress_sink(enabled=not args.quiet) as progress:
-        result = run_scan(factory, scopes, evaluation, progress=progress)
+        result = run_scan(factory, scopes, evaluation, kinds=args.resources, progress=progress)
     for fmt in formats:
         if fmt == "table" and args.output is None and sys.stdout.isatty():
             from rich.console import Console
@@ -84,13 +85,16 @@ def run(args: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "scan",
-        help="audit every instance in every enabled Region of every account",
+        help="audit instances and what launches new ones, in every Region of every account",
         description="Audit EC2 instances for IMDSv1 (CIS 'EC2 metadata service only allows "
-        "IMDSv2', FSBP EC2.8). Read-only.",
+        "IMDSv2', FSBP EC2.8), and what decides how new instances launch: launch templates "
+        "(EC2.170), launch configurations (AutoScaling.3), Auto Scaling groups, owned AMIs "
+        "and the account's IMDS defaults per Region. Read-only.",
         epilog=EXIT_CODES_HELP + HISTORY_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scope_args(parser)
+    add_resource_args(parser)
     add_output_args(parser)
     add_history_args(parser, by_default=True)
     parser.set_defaults(handler=run)

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from imdsguard.model import Finding, ScanResult
+from imdsguard.report.details import details, short_type
 
 STATUS_ORDER = {"FAIL": 0, "INFO": 1, "PASS": 2}
 STATUS_STYLE = {"FAIL": "bold red", "INFO": "yellow", "PASS": "green"}
@@ -24,23 +25,15 @@ def _findings_table(result: ScanResult) -> Table:
         return STATUS_ORDER[f.status], f.scope, f.resource_id
 
     for f in sorted(result.findings, key=order):
-        ev = f.resource.evidence()
-        details = ", ".join(
-            f"{k}={ev[k]}"
-            for k in ("instance_state", "http_tokens", "http_endpoint", "hop_limit")
-            if k in ev
-        )
-        if ev.get("iam_instance_profile"):
-            details += ", role attached"
         table.add_row(
             Text(f.status, style=STATUS_STYLE[f.status]),
             f.reason,
             f.scope.account_id,
             f.scope.region,
-            f.resource_type.removeprefix("Aws"),
+            short_type(f.resource_type),
             f.resource_id,
             f.name or "",
-            details,
+            details(f),
         )
     return table
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from imdsguard.model import ScanResult
-from imdsguard.report import asff, junit, ocsf, table
+from imdsguard.report import asff, html, junit, ocsf, table
 from imdsguard.report import csv as csv_format
 from imdsguard.report import json as json_format
 
@@ -18,6 +18,7 @@ FORMATS: dict[str, Formatter] = {
     "junit": junit.format,
     "ocsf": ocsf.format,
     "asff": asff.format,
+    "html": html.format,
 }
 
 # File extension per format, for --output-dir: DIR/imdsguard.<ext>.
@@ -28,6 +29,7 @@ EXTENSIONS: dict[str, str] = {
     "junit": "junit.xml",
     "ocsf": "ocsf.jsonl",
     "asff": "asff.json",
+    "html": "html",
 }
 
 

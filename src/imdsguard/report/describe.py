@@ -105,8 +105,10 @@ def short_detail(finding: Finding) -> str:
     """A compact per-kind summary of the evidence, e.g. 'running tokens=optional hops=1'."""
     ev = finding.resource.evidence()
     parts = [f"{label}{ev[key]}" for key, label in _DETAIL_KEYS if ev.get(key) is not None]
-    if ev.get("metadata_state") == "applied":
-        parts.remove("state=applied")  # the normal case; only 'pending' is worth a glance
+    # The normal values are noise in a glance; only the unusual ones are shown.
+    for usual in ("state=applied", "endpoint=enabled"):
+        if usual in parts:
+            parts.remove(usual)
     if ev.get("iam_instance_profile"):
         parts.append("role")
     return " ".join(parts)

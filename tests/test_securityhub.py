@@ -18,10 +18,15 @@ from tests.sample import sample_result
 
 Cli = Callable[..., CliResult]
 IMPORT_PATH = "/findings/import"  # BatchImportFindings in the botocore model
+ROLE = "OrganizationAccountAccessRole"
+OTHER = "444455556666"
 
 
-def hub_findings(factory: SessionFactory, region: str) -> list[dict[str, Any]]:
-    client = factory.securityhub(own(factory), region)
+def hub_findings(
+    factory: SessionFactory, region: str, account: str | None = None
+) -> list[dict[str, Any]]:
+    access = own(factory) if account is None else factory.assume(account, ROLE, None)
+    client = factory.securityhub(access, region)
     found: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"MaxResults": 100}
     while True:
@@ -57,6 +62,36 @@ def test_security_hub_imports_every_finding_in_batches_of_100(
     failed = [f for f in stored if f["Compliance"]["Status"] == "FAILED"]
     assert len(failed) == 150
     assert failed[0]["Resources"][0]["Details"]["AwsEc2Instance"]["MetadataOptions"]
+
+
+def test_each_accounts_findings_go_to_its_own_hub_and_region(
+    cli: Cli, factory: SessionFactory, moto_url: str
+) -> None:
+    seed(factory, "eu-west-1", Group("own", 2))
+    seed(factory, "us-east-1", Group("other", 3), account=OTHER, role=ROLE)
+    accounts = f"{OWN_ACCOUNT},{OTHER}"
+    result = cli(
+        "scan",
+        "--endpoint-url",
+        moto_url,
+        "--regions",
+        "eu-west-1,us-east-1",
+        "--accounts",
+        accounts,
+        "--role-name",
+        ROLE,
+        "--quiet",
+        "--format",
+        "csv",
+        "--security-hub",
+    )
+    assert result.code == 1, result.err
+    assert len(hub_findings(factory, "eu-west-1")) == 2
+    assert hub_findings(factory, "us-east-1") == []
+    other = hub_findings(factory, "us-east-1", account=OTHER)
+    assert len(other) == 3
+    assert {f["AwsAccountId"] for f in other} == {OTHER}
+    assert hub_findings(factory, "eu-west-1", account=OTHER) == []
 
 
 def test_security_hub_refusal_is_printed_and_exits_3(

@@ -101,3 +101,11 @@ def test_unknown_compliance_framework_is_a_usage_error(
 def test_every_framework_id_is_accepted_by_the_cli(cli: Cli, moto_url: str) -> None:
     for framework in FRAMEWORKS:
         assert scan(cli, moto_url, "--compliance", framework, "--format", "csv").code == 0
+
+
+def test_unusable_output_dir_fails_before_scanning(cli: Cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = cli("scan", "--endpoint-url", "http://127.0.0.1:9", "--output-dir", str(blocker))
+    assert result.code == 2
+    assert "cannot create" in result.err

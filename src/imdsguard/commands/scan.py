@@ -32,15 +32,19 @@ def _formats(args: argparse.Namespace) -> list[str]:
     return formats
 
 
+def _make_output_dir(path: str) -> None:
+    """Before the scan: a long scan must not end in 'cannot write'."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {path}: {exc.strerror}") from exc
+
+
 def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespace) -> None:
     from imdsguard.report import EXTENSIONS, FORMATS
 
     if args.output_dir:
         directory = Path(args.output_dir)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"cannot create {directory}: {exc.strerror}") from exc
         for fmt in formats:
             path = directory / f"imdsguard.{EXTENSIONS[fmt]}"
             write_text(FORMATS[fmt](result), str(path))
@@ -65,6 +69,8 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
     from imdsguard.scan import run_scan
 
     formats = _formats(args)
+    if args.output_dir:
+        _make_output_dir(args.output_dir)
     factory = SessionFactory(aws)
     unknown = sorted(set(scopes.regions or ()) - factory.known_regions())
     if unknown:

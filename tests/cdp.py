@@ -115,6 +115,30 @@ class Browser:
                 clickCount=1,
             )
 
+    def open(self, url: str) -> None:
+        """Load ``url`` with console, log and network events recorded from the start."""
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.send(f"{domain}.enable")
+        self.send("Page.navigate", url=url)
+        self.wait_for("Page.loadEventFired")
+
+    def console_errors(self) -> list[dict[str, Any]]:
+        """Uncaught exceptions, console.error calls and browser-logged errors (CSP, fetch)."""
+        return [
+            e
+            for e in self.events
+            if e.get("method") == "Runtime.exceptionThrown"
+            or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")
+            or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
+        ]
+
+    def requested_urls(self) -> list[str]:
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
+
     def __enter__(self) -> Browser:
         return self
 

@@ -50,10 +50,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_html_renders_sorts_and_logs_no_errors_in_chromium(rendered: Path) -> None:
     binary = chromium_or_skip()
     with Browser(binary) as browser:
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            browser.send(f"{domain}.enable")
-        browser.send("Page.navigate", url=rendered.as_uri())
-        browser.wait_for("Page.loadEventFired")
+        browser.open(rendered.as_uri())
 
         assert browser.evaluate("document.title") == "imdsguard IMDS audit"
         assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 2
@@ -83,17 +80,22 @@ def test_html_renders_sorts_and_logs_no_errors_in_chromium(rendered: Path) -> No
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "html-report.png").write_bytes(base64.b64decode(shot["data"]))
 
-        problems = [
-            e
-            for e in browser.events
-            if e.get("method") == "Runtime.exceptionThrown"
-            or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")
-            or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
-        ]
-        assert problems == []
-        fetched = [
-            e["params"]["request"]["url"]
-            for e in browser.events
-            if e.get("method") == "Network.requestWillBeSent"
-        ]
+        assert browser.console_errors() == []
+        fetched = browser.requested_urls()
         assert all(url.startswith("file://") for url in fetched), fetched
+
+
+def test_chromium_check_sees_console_errors_and_blocked_fetches(tmp_path: Path) -> None:
+    """The control for the test above: a broken page must not pass it."""
+    page = tmp_path / "broken.html"
+    page.write_text(
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "script-src 'unsafe-inline'\">"
+        '<img src="https://example.invalid/x.png">'
+        '<script>console.error("boom"); undefinedFunction();</script>',
+        encoding="utf-8",
+    )
+    with Browser(chromium_or_skip()) as browser:
+        browser.open(page.as_uri())
+        kinds = {e["method"] for e in browser.console_errors()}
+    assert kinds == {"Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded"}

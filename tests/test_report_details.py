@@ -21,8 +21,7 @@ OPTIONAL = MetadataOptions()
 RESOURCES: list[tuple[Resource, str]] = [
     (
         Instance("i-1", "running", REQUIRED, iam_instance_profile="arn:profile"),
-        "instance_state=running, http_tokens=required, http_endpoint=enabled, hop_limit=1, "
-        "role attached",
+        "running tokens=required hops=1 role",
     ),
     (
         LaunchTemplate(

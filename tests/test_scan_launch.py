@@ -205,13 +205,7 @@ def test_cli_rejects_unknown_kinds_and_scans_only_the_selected_ones(
 def test_table_report_shows_every_kind_with_its_details(factory: SessionFactory) -> None:
     seed_launch_settings(factory, own(factory), REGION, defaults_required=True)
     text = table.format(scan(factory), width=400)
-    for label in (
-        "Ec2LaunchTemplate",
-        "AutoScalingGroup",
-        "LaunchConfiguration",
-        "Ec2Image",
-        "Ec2ImdsDefaults",
-    ):
+    for label in ("LaunchTemplate", "ASG", "LaunchConfig", "AMI", "AccountDefaults"):
         assert f" {label} " in text
     assert "default v1 optional, latest v2 required" in text
     assert "v2 optional used by batch-asg" in text

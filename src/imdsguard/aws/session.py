@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_securityhub import SecurityHubClient
     from mypy_boto3_sts import STSClient
 
 
@@ -107,6 +108,10 @@ class SessionFactory:
     def autoscaling(self, access: AccountAccess | None, region: str) -> AutoScalingClient:
         with self._lock:
             return self._session.client("autoscaling", **self._client_kwargs(access, region))  # type: ignore[call-overload,no-any-return]
+
+    def securityhub(self, access: AccountAccess | None, region: str) -> SecurityHubClient:
+        with self._lock:
+            return self._session.client("securityhub", **self._client_kwargs(access, region))  # type: ignore[call-overload,no-any-return]
 
     def iam(self, access: AccountAccess | None) -> IAMClient:
         with self._lock:

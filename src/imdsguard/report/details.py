@@ -10,9 +10,16 @@ Evidence = Mapping[str, JSONValue]
 
 
 def _instance(ev: Evidence) -> str:
-    keys = ("instance_state", "http_tokens", "http_endpoint", "hop_limit")
-    text = ", ".join(f"{k}={ev[k]}" for k in keys if k in ev)
-    return text + (", role attached" if ev.get("iam_instance_profile") else "")
+    """e.g. 'running tokens=optional hops=1 role'; the usual endpoint/state are left out."""
+    parts = [str(ev.get("instance_state")), f"tokens={ev.get('http_tokens')}"]
+    if ev.get("http_endpoint") != "enabled":
+        parts.append(f"endpoint={ev.get('http_endpoint')}")
+    parts.append(f"hops={ev.get('hop_limit')}")
+    if ev.get("metadata_state") not in (None, "applied"):
+        parts.append(f"state={ev.get('metadata_state')}")
+    if ev.get("iam_instance_profile"):
+        parts.append("role")
+    return " ".join(parts)
 
 
 def _template(ev: Evidence) -> str:
@@ -73,18 +80,6 @@ DETAILS: dict[str, Callable[[Evidence], str]] = {
     "AwsEc2Image": _image,
     "AwsEc2AccountImdsDefaults": _defaults,
 }
-
-
-# Type column labels: the report's resource types minus "Aws", shortened where they stutter.
-SHORT_TYPES = {
-    "AwsAutoScalingAutoScalingGroup": "AutoScalingGroup",
-    "AwsAutoScalingLaunchConfiguration": "LaunchConfiguration",
-    "AwsEc2AccountImdsDefaults": "Ec2ImdsDefaults",
-}
-
-
-def short_type(resource_type: str) -> str:
-    return SHORT_TYPES.get(resource_type, resource_type.removeprefix("Aws"))
 
 
 def details(finding: Finding) -> str:

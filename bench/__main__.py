@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("scan",)
+BENCHES = ("scan", "remediation")
 
 
 def main(argv: list[str]) -> int:

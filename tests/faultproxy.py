@@ -93,6 +93,54 @@ def rate_limit(action: str, capacity: float, rate: float) -> Rule:
     return rule
 
 
+def answer_dry_runs(denied_regions: frozenset[str] = frozenset()) -> Rule:
+    """Answer every EC2 DryRun like EC2 does, so none reaches moto (which would APPLY it).
+
+    Allowed: HTTP 412 DryRunOperation; in ``denied_regions``: 403 UnauthorizedOperation.
+    """
+
+    def rule(req: ProxyRequest) -> Fault | None:
+        if req.service != "ec2" or req.param("DryRun") != "true":
+            return None
+        if req.region in denied_regions:
+            return denied()
+        return Fault(412, "DryRunOperation", "Request would have succeeded, DryRun set.")
+
+    return rule
+
+
+def deny(action: str, regions: frozenset[str]) -> Rule:
+    """Refuse ``action`` in ``regions`` as IAM would."""
+
+    def rule(req: ProxyRequest) -> Fault | None:
+        return denied() if req.action == action and req.region in regions else None
+
+    return rule
+
+
+def not_found(instance_ids: frozenset[str]) -> Rule:
+    """Answer calls naming these instances as EC2 does once a terminated one is purged."""
+
+    def rule(req: ProxyRequest) -> Fault | None:
+        named = {req.param("InstanceId"), req.param("InstanceId.1")}
+        if req.service == "ec2" and named & instance_ids:
+            return Fault(400, "InvalidInstanceID.NotFound", "The instance ID does not exist")
+        return None
+
+    return rule
+
+
+def delay(action: str, seconds: float) -> Rule:
+    """Slow ``action`` down (then let it through), to widen windows for crash tests."""
+
+    def rule(req: ProxyRequest) -> Fault | None:
+        if req.action == action:
+            time.sleep(seconds)
+        return None
+
+    return rule
+
+
 def _parse(method: str, path: str, headers: dict[str, str], body: bytes) -> ProxyRequest:
     auth = headers.get("authorization", "")
     match = _SCOPE.search(auth)

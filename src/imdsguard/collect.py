@@ -161,3 +161,14 @@ def _with_regions(
         else:
             errors.append((region, f"Region not enabled for this account (OptInStatus={status})"))
     return AccountTarget(access.account_id, access, tuple(usable), tuple(errors))
+
+
+def account_access(
+    factory: SessionFactory, account_id: str, role_name: str | None, external_id: str | None
+) -> AccountAccess:
+    """Credentials for one account: the caller's own, or AssumeRole; raises AwsError."""
+    if account_id == factory.identity().account_id:
+        return AccountAccess(account_id)
+    if role_name is None:
+        raise AwsError("NoRole", "no --role-name to enter this account", "AssumeRole")
+    return factory.assume(account_id, role_name, external_id)

@@ -92,3 +92,43 @@ class EvaluationOptions:
     # AMI ImdsSupport only decides when nothing else does (DOMAIN.md §2, launch
     # precedence), so by default an AMI without v2.0 is INFO; --strict-amis makes it FAIL.
     strict_amis: bool = False
+
+
+# Metric retention caps a useful lookback at 455 days (1-hour points, DOMAIN.md §4).
+MAX_LOOKBACK_DAYS = 455
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """What to change and what to hold back: evidence window, overrides, exemptions, hops."""
+
+    lookback_days: int = 14
+    include_in_use: bool = False
+    include_unknown: bool = False
+    exclude_tags: tuple[tuple[str, str], ...] = ()
+    exclude_ids: frozenset[str] = frozenset()
+    hop_limit: int | None = None
+    container_hop_limit: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
+            raise UsageError(f"--lookback-days must be 1..{MAX_LOOKBACK_DAYS}")
+        if self.hop_limit is not None and not 1 <= self.hop_limit <= 64:
+            raise UsageError("--hop-limit must be 1..64 (the EC2 range)")
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOptions:
+    """How fast and how carefully to write: the per-scope token bucket, waits, DryRun."""
+
+    capacity: float = 100.0
+    refill_per_second: float = 5.0
+    workers_per_scope: int = 4
+    verify_timeout: float = 60.0
+    check_permissions: bool = False
+
+    def __post_init__(self) -> None:
+        if self.capacity < 1 or self.refill_per_second <= 0:
+            raise UsageError("--rate-capacity must be >= 1 and --rate-refill > 0")
+        if self.workers_per_scope < 1 or self.verify_timeout <= 0:
+            raise UsageError("--workers-per-scope must be >= 1 and --verify-timeout > 0")

@@ -14,10 +14,11 @@ from imdsguard.commands.common import (
 
 
 def run(args: argparse.Namespace) -> int:
+    from imdsguard.commands.plan import run_demo_plan
     from imdsguard.commands.scan import run_scan_command
     from imdsguard.demo import run_demo
 
-    return run_demo(args, run_scan_command)
+    return run_demo(args, run_demo_plan if args.plan else run_scan_command)
 
 
 def register(commands: Any) -> None:
@@ -33,4 +34,9 @@ def register(commands: Any) -> None:
     add_resource_args(parser)
     add_output_args(parser)
     add_history_args(parser, by_default=False)
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="instead of the scan, show what `plan --container-hop-limit` would change",
+    )
     parser.set_defaults(handler=run)

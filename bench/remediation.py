@@ -1,0 +1,174 @@
+"""Remediation throughput against EC2's ModifyInstanceMetadataOptions bucket (100, +5/s).
+
+A loopback proxy in front of moto enforces the bucket per Region, as EC2 does per account
+and Region. We time ``run_apply`` (paced scopes in parallel, with verification) and a
+sequential one-call-at-a-time loop over the same fleet, and compare both with the
+ceiling: the shortest time the buckets allow, max over Regions of (n - burst) / refill.
+
+    python -m bench remediation                      # 1,000 instances, 4 Regions, 1 run
+    python -m bench remediation --repeat 3 --no-baseline
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+# The test suite's fault proxy is the rate limiter: one implementation of EC2's bucket.
+from tests.faultproxy import FaultProxy, rate_limit
+
+from imdsguard.apply import run_apply
+from imdsguard.aws import ec2_modify
+from imdsguard.aws.session import AccountAccess, SessionFactory
+from imdsguard.changes import Plan, Usage
+from imdsguard.demo.server import emulator
+from imdsguard.errors import AwsError
+from imdsguard.journal import Journal
+from imdsguard.options import ApplyOptions, AwsOptions, EvaluationOptions, PlanOptions, ScopeOptions
+from imdsguard.plan import Evidence, build_plan
+from imdsguard.progress import progress_sink
+from imdsguard.scan import run_scan
+
+REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2")
+MODIFY = "ModifyInstanceMetadataOptions"
+RESULTS = Path(__file__).parent / "results"
+
+
+def seed(url: str, instances: int, regions: tuple[str, ...]) -> None:
+    """Reset moto and launch ``instances`` spread over ``regions``, all tokens optional."""
+    reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=60).read()
+    factory = SessionFactory(AwsOptions(endpoint_url=url))
+    for index, region in enumerate(regions):
+        count = instances // len(regions) + (index < instances % len(regions))
+        client = factory.ec2(None, region)
+        # Many instances per call: moto slows down with the number of reservations.
+        for start in range(0, count, 500):
+            n = min(500, count - start)
+            client.run_instances(ImageId="ami-12345678", MinCount=n, MaxCount=n)
+
+
+def make_plan(url: str, regions: tuple[str, ...]) -> Plan:
+    """Every instance is a clean candidate: this benchmark measures apply, not planning."""
+    factory = SessionFactory(AwsOptions(endpoint_url=url))
+    scan = run_scan(factory, ScopeOptions(regions=regions), EvaluationOptions())
+    usage = {(f.scope, f.resource_id): Usage("clean", 0.0, 1) for f in scan.findings}
+    return build_plan(scan, Evidence(usage, {}), PlanOptions())
+
+
+def ideal_seconds(plan: Plan, capacity: float, refill: float) -> float:
+    per_region = Counter(c.scope for c in plan.changes)
+    return max(max(0.0, (n - capacity) / refill) for n in per_region.values())
+
+
+def run_ours(url: str, plan: Plan, capacity: float, refill: float) -> dict[str, float]:
+    with FaultProxy(url) as proxy, tempfile.TemporaryDirectory() as tmp:
+        proxy.rules.append(rate_limit(MODIFY, capacity, refill))
+        factory = SessionFactory(AwsOptions(endpoint_url=proxy.url))
+        journal = Journal.create(Path(tmp) / "bench.jsonl", plan)
+        options = ApplyOptions(capacity=capacity, refill_per_second=refill)
+        start = time.perf_counter()
+        with progress_sink(enabled=False) as silent:
+            result = run_apply(factory, plan, journal, options=options, progress=silent)
+        elapsed = time.perf_counter() - start
+        journal.close()
+        outcomes = Counter(r.outcome for r in result.results)
+        writes = Counter(r.param("InstanceId") for r in proxy.forwarded if r.action == MODIFY)
+    return {
+        "seconds": elapsed,
+        "applied": outcomes["applied"],
+        "failed": len(result.results) - outcomes["applied"],
+        "throttled": sum(n for (a, _), n in proxy.faults.items() if a == MODIFY),
+        "written_twice": sum(1 for n in writes.values() if n > 1),
+    }
+
+
+def run_baseline(url: str, plan: Plan, capacity: float, refill: float) -> dict[str, float]:
+    """The naive loop: one modify at a time in plan order, botocore retries only."""
+    with FaultProxy(url) as proxy:
+        proxy.rules.append(rate_limit(MODIFY, capacity, refill))
+        factory = SessionFactory(AwsOptions(endpoint_url=proxy.url))
+        clients = {
+            r: factory.ec2(AccountAccess(c.scope.account_id), r)
+            for c in plan.changes
+            for r in [c.scope.region]
+        }
+        failed = 0
+        start = time.perf_counter()
+        for change in plan.changes:
+            try:
+                ec2_modify.modify_metadata_options(
+                    clients[change.scope.region], change.resource_id, change.after
+                )
+            except AwsError:
+                failed += 1
+        elapsed = time.perf_counter() - start
+    return {"seconds": elapsed, "applied": len(plan.changes) - failed, "failed": failed}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench remediation")
+    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--regions", type=int, default=4, choices=range(1, len(REGIONS) + 1))
+    parser.add_argument("--capacity", type=float, default=100.0)
+    parser.add_argument("--refill", type=float, default=5.0)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args(argv)
+    regions = REGIONS[: args.regions]
+    ours: list[dict[str, float]] = []
+    baseline: list[dict[str, float]] = []
+    with emulator() as url:
+        for _ in range(args.repeat):
+            seed(url, args.instances, regions)
+            plan = make_plan(url, regions)
+            ours.append(run_ours(url, plan, args.capacity, args.refill))
+            if not args.no_baseline:
+                seed(url, args.instances, regions)
+                plan = make_plan(url, regions)
+                baseline.append(run_baseline(url, plan, args.capacity, args.refill))
+    ideal = ideal_seconds(plan, args.capacity, args.refill)
+    report = summarize(len(plan.changes), ideal, ours, baseline)
+    print(json.dumps(report, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"remediation-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
+    ok = all(r["failed"] == 0 and r["written_twice"] == 0 for r in ours)
+    return 0 if ok else 1
+
+
+def summarize(
+    changes: int, ideal: float, ours: list[dict[str, float]], baseline: list[dict[str, float]]
+) -> dict[str, object]:
+    ceiling = changes / ideal if ideal > 0 else float("inf")
+    median = statistics.median(r["seconds"] for r in ours)
+    report: dict[str, object] = {
+        "changes": changes,
+        "ceiling_changes_per_s": round(ceiling, 2),
+        "ideal_seconds": round(ideal, 2),
+        "ours": {
+            "runs": len(ours),
+            "median_seconds": round(median, 2),
+            "changes_per_s": round(changes / median, 2),
+            "fraction_of_ceiling": round(ideal / median, 3),
+            "failed_changes": max(r["failed"] for r in ours),
+            "written_twice": max(r["written_twice"] for r in ours),
+            "server_throttles_median": statistics.median(r["throttled"] for r in ours),
+        },
+    }
+    if baseline:
+        base = statistics.median(r["seconds"] for r in baseline)
+        report["sequential_baseline"] = {
+            "median_seconds": round(base, 2),
+            "changes_per_s": round(changes / base, 2),
+            "failed_changes": max(r["failed"] for r in baseline),
+            "speedup_ours_vs_baseline": round(base / median, 2),
+        }
+    return report

@@ -1,0 +1,154 @@
+"""Plain frozen data for remediation: usage evidence, changes, holds, plans and results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from imdsguard.model import (
+    EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    JSONValue,
+    MetadataOptions,
+    Scope,
+)
+
+# The resource kind of an EC2 instance change; each kind has one applier (imdsguard.appliers).
+INSTANCE_KIND = "instance"
+
+UsageStatus = Literal["in-use", "clean", "unknown"]
+HoldReason = Literal["imdsv1-in-use", "usage-unknown", "exempt"]
+Outcome = Literal["applied", "skipped", "drifted", "failed", "denied"]
+RollbackOutcome = Literal["restored", "skipped", "drifted", "failed", "denied"]
+
+# The fields a change sets and rollback restores; ``state`` is AWS's progress, not a setting.
+SETTINGS = (
+    "http_tokens",
+    "http_endpoint",
+    "hop_limit",
+    "http_protocol_ipv6",
+    "instance_metadata_tags",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """MetadataNoToken over the lookback window for one instance (DOMAIN.md §4)."""
+
+    status: UsageStatus
+    calls: float = 0.0
+    datapoints: int = 0
+    last_seen: datetime | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, JSONValue]:
+        return {
+            "usage": self.status,
+            "imdsv1_calls": self.calls,
+            "datapoints": self.datapoints,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "error": self.error,
+        }
+
+
+def settings_json(options: MetadataOptions) -> dict[str, JSONValue]:
+    return {name: getattr(options, name) for name in SETTINGS}
+
+
+def settings_from_json(doc: Mapping[str, JSONValue]) -> MetadataOptions:
+    default = MetadataOptions()
+    return MetadataOptions(
+        http_tokens=str(doc.get("http_tokens", default.http_tokens)),
+        http_endpoint=str(doc.get("http_endpoint", default.http_endpoint)),
+        hop_limit=int(str(doc.get("hop_limit", default.hop_limit))),
+        http_protocol_ipv6=str(doc.get("http_protocol_ipv6", default.http_protocol_ipv6)),
+        instance_metadata_tags=str(
+            doc.get("instance_metadata_tags", default.instance_metadata_tags)
+        ),
+    )
+
+
+def same_settings(a: MetadataOptions, b: MetadataOptions) -> bool:
+    """Equal in everything we set or restore (``state`` is ignored)."""
+    return all(getattr(a, name) == getattr(b, name) for name in SETTINGS)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One resource to move from ``before`` to ``after``. ``kind`` picks its applier."""
+
+    kind: str
+    scope: Scope
+    resource_id: str
+    before: MetadataOptions
+    after: MetadataOptions
+    name: str | None = None
+    evidence: Mapping[str, JSONValue] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Stable identity in plans and journals."""
+        return f"{self.scope.account_id}/{self.scope.region}/{self.kind}/{self.resource_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A candidate left alone on purpose, and why (``detail`` carries the evidence)."""
+
+    kind: str
+    scope: Scope
+    resource_id: str
+    reason: HoldReason
+    name: str | None = None
+    detail: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Exactly what ``apply`` will do, and what it will not touch."""
+
+    created_at: datetime
+    lookback_days: int
+    changes: tuple[Change, ...]
+    held: tuple[Hold, ...] = ()
+    exempt: tuple[Hold, ...] = ()
+    # Scopes the scan or the evidence read could not cover: (scope, error).
+    scope_errors: tuple[tuple[Scope, str], ...] = ()
+    role_name: str | None = None
+
+    def exit_code(self) -> int:
+        if self.scope_errors:
+            return EXIT_INCOMPLETE
+        return EXIT_FINDINGS if self.held else EXIT_OK
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    """What happened to one change (or to one rollback of it)."""
+
+    change: Change
+    outcome: Outcome | RollbackOutcome
+    reason: str = ""
+    observed: MetadataOptions | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The results of an apply or rollback run, with the plan's holds carried along."""
+
+    results: tuple[ChangeResult, ...]
+    scope_errors: tuple[tuple[Scope, str], ...] = ()
+    held: tuple[Hold, ...] = ()
+    success: tuple[str, ...] = ("applied",)
+
+    @property
+    def problems(self) -> tuple[ChangeResult, ...]:
+        return tuple(r for r in self.results if r.outcome not in self.success)
+
+    def exit_code(self) -> int:
+        if self.scope_errors:
+            return EXIT_INCOMPLETE
+        return EXIT_FINDINGS if self.held or self.problems else EXIT_OK

@@ -1,0 +1,130 @@
+"""``imdsguard apply``: execute a plan (or plan and apply with --yes), journaled and verified."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imdsguard.commands.common import add_scope_args, aws_options, scope_options
+from imdsguard.commands.remediation_args import (
+    REMEDIATION_EXIT_HELP,
+    add_plan_args,
+    add_write_args,
+    apply_options,
+    plan_options,
+)
+from imdsguard.errors import UsageError
+from imdsguard.model import EXIT_FINDINGS
+
+if TYPE_CHECKING:
+    from imdsguard.aws.session import SessionFactory
+    from imdsguard.changes import Plan, RunResult
+    from imdsguard.journal import Journal, JournalState
+
+
+def print_run(result: RunResult, verb: str) -> None:
+    from rich.console import Console
+
+    from imdsguard.report.remediation import run_renderable
+
+    width = None if sys.stdout.isatty() else 160
+    Console(file=sys.stdout, width=width).print(run_renderable(result, verb))
+
+
+def _confirmed(plan: Plan) -> bool:
+    answer = input(f"Apply {len(plan.changes)} change(s)? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, JournalState | None]:
+    from imdsguard import journal as journal_mod
+    from imdsguard import planfile
+    from imdsguard.aws.session import SessionFactory
+    from imdsguard.commands.plan import make_plan, print_plan
+
+    if args.resume:
+        if args.plan or args.journal:
+            raise UsageError("--resume takes neither a plan file nor --journal")
+        journal, state = journal_mod.Journal.reopen(Path(args.resume))
+        factory = SessionFactory(aws_options(args))
+        factory.identity()
+        return factory, state.plan, journal, state
+    if args.plan:
+        plan = planfile.load(args.plan)
+        factory = SessionFactory(aws_options(args))
+        factory.identity()
+    else:
+        if not args.yes and not sys.stdin.isatty():
+            raise UsageError("nothing applied: give a plan file or --yes (stdin is no terminal)")
+        factory, plan = make_plan(
+            aws_options(args), scope_options(args), plan_options(args), args.quiet
+        )
+        print_plan(plan)
+        if not args.yes and not _confirmed(plan):
+            raise _Declined
+    path = Path(args.journal) if args.journal else journal_mod.default_path()
+    return factory, plan, journal_mod.Journal.create(path, plan), None
+
+
+class _Declined(Exception):
+    """The operator answered no at the prompt."""
+
+
+def run(args: argparse.Namespace) -> int:
+    from imdsguard.apply import run_apply
+    from imdsguard.progress import progress_sink
+
+    try:
+        factory, plan, journal, state = _load(args)
+    except _Declined:
+        print("imdsguard: nothing applied", file=sys.stderr)
+        return EXIT_FINDINGS
+    print(f"imdsguard: journal {journal.path}", file=sys.stderr)
+    try:
+        with progress_sink(enabled=not args.quiet, label="applying") as progress:
+            result = run_apply(
+                factory,
+                plan,
+                journal,
+                options=apply_options(args, check_permissions=args.check_permissions),
+                progress=progress,
+                role_name=args.role_name or plan.role_name,
+                external_id=args.external_id,
+                max_scopes=args.max_workers,
+                state=state,
+            )
+    except KeyboardInterrupt:
+        print(f"imdsguard: finish with: imdsguard apply --resume {journal.path}", file=sys.stderr)
+        raise
+    finally:
+        journal.close()
+    print_run(result, "applied")
+    print(f"journal: {journal.path} (undo with: imdsguard rollback {journal.path})")
+    return result.exit_code()
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "apply",
+        help="require IMDSv2: execute a plan file, or plan and apply with --yes",
+        description="Execute exactly the changes of PLAN (from `imdsguard plan --output`), "
+        "or plan and apply in one step. Every change is journaled before it is made, then "
+        "verified. Without a plan file or --yes, asks for confirmation on a terminal.",
+        epilog=REMEDIATION_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("plan", nargs="?", metavar="PLAN", help="plan file to execute")
+    parser.add_argument("--yes", action="store_true", help="plan and apply without asking")
+    parser.add_argument("--resume", metavar="JOURNAL", help="finish an interrupted run")
+    parser.add_argument("--journal", help="journal path (default: under the state directory)")
+    parser.add_argument(
+        "--check-permissions",
+        action="store_true",
+        help="DryRun one change per scope first; skip scopes without permission",
+    )
+    add_scope_args(parser)
+    add_plan_args(parser)
+    add_write_args(parser)
+    parser.set_defaults(handler=run)

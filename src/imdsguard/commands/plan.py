@@ -1,0 +1,88 @@
+"""``imdsguard plan``: what would change, what is held back and why; writes the plan file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from imdsguard.commands.common import add_scope_args, aws_options, scope_options, write_text
+from imdsguard.commands.remediation_args import REMEDIATION_EXIT_HELP, add_plan_args, plan_options
+from imdsguard.errors import UsageError
+
+if TYPE_CHECKING:
+    from imdsguard.aws.session import SessionFactory
+    from imdsguard.changes import Plan
+    from imdsguard.options import AwsOptions, PlanOptions, ScopeOptions
+
+
+def make_plan(
+    aws: AwsOptions, scopes: ScopeOptions, options: PlanOptions, quiet: bool
+) -> tuple[SessionFactory, Plan]:
+    """Scan, read usage evidence, and plan: shared by ``plan``, ``apply`` and ``demo``."""
+    from imdsguard import evidence
+    from imdsguard.aws.session import SessionFactory
+    from imdsguard.options import EvaluationOptions
+    from imdsguard.plan import build_plan
+    from imdsguard.progress import progress_sink
+    from imdsguard.scan import run_scan
+
+    factory = SessionFactory(aws)
+    unknown = sorted(set(scopes.regions or ()) - factory.known_regions())
+    if unknown:
+        raise UsageError(f"unknown Region name(s): {', '.join(unknown)}")
+    factory.identity()  # fail fast, in one line, on missing or rejected credentials
+    with progress_sink(enabled=not quiet) as progress:
+        scan = run_scan(factory, scopes, EvaluationOptions(), progress=progress)
+    found = evidence.gather(factory, scan, scopes, options)
+    return factory, build_plan(scan, found, options, role_name=scopes.role_name)
+
+
+def print_plan(plan: Plan, stream: Any = None) -> None:
+    from rich.console import Console
+
+    from imdsguard.report.remediation import plan_renderable
+
+    stream = stream or sys.stdout
+    Console(file=stream, width=None if stream.isatty() else 160).print(plan_renderable(plan))
+
+
+def run_demo_plan(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
+    """``demo --plan``: the plan for the sample estate, as ``plan --container-hop-limit``."""
+    from imdsguard.options import PlanOptions
+
+    _, plan = make_plan(aws, scopes, PlanOptions(container_hop_limit=True), quiet=True)
+    print_plan(plan)
+    return plan.exit_code()
+
+
+def run(args: argparse.Namespace) -> int:
+    from imdsguard import planfile
+
+    _, plan = make_plan(aws_options(args), scope_options(args), plan_options(args), args.quiet)
+    if args.output == "-":
+        write_text(planfile.dumps(plan), None)
+        print_plan(plan, sys.stderr)
+    else:
+        if args.output:
+            write_text(planfile.dumps(plan), args.output)
+        print_plan(plan)
+        if args.output:
+            print(f"plan written to {args.output}; run: imdsguard apply {args.output}")
+    return plan.exit_code()
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "plan",
+        help="plan the IMDSv2 change: what changes, what is held back (read-only)",
+        description="Scan, read each candidate's MetadataNoToken usage, and plan which "
+        "instances to switch to IMDSv2. Read-only.",
+        epilog=REMEDIATION_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_scope_args(parser)
+    add_plan_args(parser)
+    parser.add_argument("--output", help="write the plan JSON here ('-' for stdout)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run)

@@ -1,0 +1,170 @@
+"""Arguments and option builders for plan/apply/rollback, including the TOML --config."""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from typing import Any
+
+from imdsguard.commands.common import csv_list, positive_int
+from imdsguard.errors import UsageError
+from imdsguard.options import ApplyOptions, PlanOptions
+
+REMEDIATION_EXIT_HELP = """exit codes:
+  0  every planned change was applied and verified (plan: nothing held)
+  1  something was held, skipped, drifted or failed; each is listed
+  2  usage or configuration error
+  3  a scope could not be read or written (wins over 1)
+"""
+
+# Keys accepted in the --config file; the same meaning as the flags of the same name.
+CONFIG_KEYS = frozenset(
+    {
+        "exclude_tag",
+        "exclude_ids",
+        "lookback_days",
+        "include_in_use",
+        "include_unknown",
+        "hop_limit",
+        "container_hop_limit",
+    }
+)
+
+
+def tag_pair(value: str) -> tuple[str, str]:
+    key, sep, tag_value = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
+    return key, tag_value
+
+
+def positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return number
+
+
+def add_plan_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("planning")
+    group.add_argument("--config", help="TOML file with the keys below (flags add to it)")
+    group.add_argument("--lookback-days", type=positive_int, help="MetadataNoToken window (14)")
+    group.add_argument(
+        "--include-in-use",
+        action="store_true",
+        default=None,
+        help="change instances even if they made IMDSv1 calls",
+    )
+    group.add_argument(
+        "--include-unknown",
+        action="store_true",
+        default=None,
+        help="change instances whose IMDSv1 usage is unknown",
+    )
+    group.add_argument(
+        "--exclude-tag",
+        type=tag_pair,
+        action="append",
+        metavar="KEY=VALUE",
+        help="never change instances with this tag (repeatable)",
+    )
+    group.add_argument("--exclude-ids", type=csv_list, help="comma-separated instance ids")
+    group.add_argument("--hop-limit", type=positive_int, help="set this hop limit (default keep)")
+    group.add_argument(
+        "--container-hop-limit",
+        action="store_true",
+        default=None,
+        help="raise hop limit 1 to 2 on EKS/ECS/Karpenter hosts",
+    )
+
+
+def _load_config(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            doc = tomllib.load(handle)
+    except OSError as exc:
+        raise UsageError(f"cannot read config {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config {path} is not valid TOML: {exc}") from exc
+    doc = {k.replace("-", "_"): v for k, v in doc.items()}
+    unknown = sorted(set(doc) - CONFIG_KEYS)
+    if unknown:
+        raise UsageError(f"config {path}: unknown key(s) {', '.join(unknown)}")
+    return doc
+
+
+def _config_tags(raw: Any, path: str) -> list[tuple[str, str]]:
+    if isinstance(raw, dict):
+        return [(str(k), str(v)) for k, v in raw.items()]
+    if isinstance(raw, list):
+        try:
+            return [tag_pair(str(item)) for item in raw]
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"config {path}: exclude_tag: {exc}") from exc
+    raise UsageError(f"config {path}: exclude_tag must be a table or a list of KEY=VALUE")
+
+
+def plan_options(args: argparse.Namespace) -> PlanOptions:
+    """Flags over config over defaults; lists (tags, ids) are the union of both."""
+    config = _load_config(args.config) if args.config else {}
+    tags = _config_tags(config.get("exclude_tag", []), args.config) + (args.exclude_tag or [])
+    ids = [str(i) for i in config.get("exclude_ids", [])] + list(args.exclude_ids or ())
+
+    def pick(name: str, default: Any) -> Any:
+        flag = getattr(args, name)
+        return flag if flag is not None else config.get(name, default)
+
+    try:
+        return PlanOptions(
+            lookback_days=int(pick("lookback_days", 14)),
+            include_in_use=bool(pick("include_in_use", False)),
+            include_unknown=bool(pick("include_unknown", False)),
+            exclude_tags=tuple(tags),
+            exclude_ids=frozenset(ids),
+            hop_limit=pick("hop_limit", None),
+            container_hop_limit=bool(pick("container_hop_limit", False)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"config {args.config}: {exc}") from exc
+
+
+def add_write_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("pacing and verification")
+    group.add_argument(
+        "--rate-capacity",
+        type=positive_float,
+        default=100.0,
+        help="writes per (account, Region) burst (EC2's bucket: 100)",
+    )
+    group.add_argument(
+        "--rate-refill",
+        type=positive_float,
+        default=5.0,
+        help="writes per second refilled per (account, Region) (EC2: 5)",
+    )
+    group.add_argument(
+        "--workers-per-scope",
+        type=positive_int,
+        default=4,
+        help="changes in flight per (account, Region) (default 4)",
+    )
+    group.add_argument(
+        "--verify-timeout",
+        type=positive_float,
+        default=60.0,
+        help="seconds to wait for State=applied per change (default 60)",
+    )
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def apply_options(args: argparse.Namespace, check_permissions: bool = False) -> ApplyOptions:
+    return ApplyOptions(
+        capacity=args.rate_capacity,
+        refill_per_second=args.rate_refill,
+        workers_per_scope=args.workers_per_scope,
+        verify_timeout=args.verify_timeout,
+        check_permissions=check_permissions,
+    )

@@ -1,0 +1,64 @@
+"""``imdsguard rollback JOURNAL``: put every changed instance back exactly as it was."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from imdsguard.commands.common import add_aws_args, aws_options, positive_int
+from imdsguard.commands.remediation_args import (
+    REMEDIATION_EXIT_HELP,
+    add_write_args,
+    apply_options,
+)
+
+
+def run(args: argparse.Namespace) -> int:
+    from imdsguard.aws.session import SessionFactory
+    from imdsguard.commands.apply import print_run
+    from imdsguard.journal import Journal
+    from imdsguard.progress import progress_sink
+    from imdsguard.rollback import run_rollback
+
+    journal, state = Journal.reopen(Path(args.journal))
+    print(f"imdsguard: journal {journal.path} (rollback records appended)", file=sys.stderr)
+    factory = SessionFactory(aws_options(args))
+    factory.identity()
+    try:
+        with progress_sink(enabled=not args.quiet, label="rolling back") as progress:
+            result = run_rollback(
+                factory,
+                state,
+                journal,
+                options=apply_options(args),
+                progress=progress,
+                role_name=args.role_name,
+                external_id=args.external_id,
+                max_scopes=args.max_workers,
+            )
+    finally:
+        journal.close()
+    print_run(result, "restored")
+    return result.exit_code()
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "rollback",
+        help="restore every instance a journal changed (idempotent, resumable)",
+        description="Restore the exact previous metadata options (tokens, endpoint, hop "
+        "limit) of every instance the journal's apply changed or may have changed, and "
+        "verify them. Safe to run again.",
+        epilog=REMEDIATION_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("journal", metavar="JOURNAL", help="journal written by apply")
+    add_aws_args(parser)
+    group = parser.add_argument_group("accounts")
+    group.add_argument("--role-name", help="role to assume in other accounts (default: plan's)")
+    group.add_argument("--external-id", help="external id for AssumeRole")
+    group.add_argument("--max-workers", type=positive_int, default=8, help="scopes in parallel")
+    add_write_args(parser)
+    parser.set_defaults(handler=run)

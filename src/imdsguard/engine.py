@@ -1,0 +1,217 @@
+"""Runs a step over many changes: scopes in parallel, writes paced per scope, results journaled.
+
+apply.py and rollback.py supply the step (what to do with one change); this module owns
+the concurrency, the pacing, the throttling and denial policy, and the outcome records.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from imdsguard.appliers import Observed, ScopeClients, applier_for
+from imdsguard.aws.errors import DENIED, THROTTLING
+from imdsguard.aws.session import SessionFactory
+from imdsguard.changes import Change, ChangeResult, same_settings, settings_json
+from imdsguard.collect import account_access
+from imdsguard.errors import AwsError
+from imdsguard.journal import Journal
+from imdsguard.model import MetadataOptions, Scope
+from imdsguard.options import ApplyOptions
+from imdsguard.ratelimit import TokenBucket
+from imdsguard.scan import ProgressSink
+
+# If throttling outlives botocore's own retries (another tool spending the same bucket),
+# we empty our bucket and wait for fresh tokens; this many rounds before giving up.
+THROTTLE_ROUNDS = 30
+# DryRun probes per resource kind and scope: a probe on an instance that vanished since
+# the plan (InvalidInstanceID.NotFound) says nothing about permissions, so try another.
+PROBES = 3
+
+
+class ScopeDenied(Exception):
+    """A write was refused for lack of permission: stop the scope, not just the change."""
+
+    def __init__(self, error: AwsError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class StepContext:
+    """What a step may use for one change: the scope's clients, bucket and journal."""
+
+    clients: ScopeClients
+    bucket: TokenBucket
+    journal: Journal
+    options: ApplyOptions
+
+    def read(self, change: Change) -> Observed:
+        """Re-read; throttling that outlives botocore's retries is waited out here too."""
+        applier = applier_for(change.kind)
+        for _ in range(THROTTLE_ROUNDS):
+            try:
+                return applier.read(self.clients, change.resource_id)
+            except AwsError as exc:
+                if exc.code not in THROTTLING:
+                    raise
+                time.sleep(1.0)
+        raise AwsError("RequestLimitExceeded", "still throttled after waiting", "read")
+
+    def write(self, change: Change, options: MetadataOptions) -> None:
+        """One paced write; throttling is waited out, a denial raises ScopeDenied."""
+        applier = applier_for(change.kind)
+        for _ in range(THROTTLE_ROUNDS):
+            self.bucket.acquire()
+            try:
+                applier.write(self.clients, change.resource_id, options)
+                return
+            except AwsError as exc:
+                if exc.code in DENIED:
+                    raise ScopeDenied(exc) from exc
+                if exc.code not in THROTTLING:
+                    raise
+                self.bucket.drain()
+        raise AwsError("RequestLimitExceeded", "still throttled after pacing", "write")
+
+    def wait_for(self, change: Change, want: MetadataOptions) -> tuple[bool, Observed]:
+        """Poll until the settings equal ``want`` and State=applied, or the wait runs out.
+
+        There is no waiter for this (DOMAIN.md §2): describe calls show State=pending
+        first, then applied.
+        """
+        deadline = time.monotonic() + self.options.verify_timeout
+        delay = 0.5
+        while True:
+            observed = self.read(change)
+            current = observed.options
+            if current is None:
+                return False, observed
+            if same_settings(current, want) and current.state == "applied":
+                return True, observed
+            if time.monotonic() + delay > deadline:
+                return False, observed
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+Step = Callable[[StepContext, Change], ChangeResult]
+
+
+class _Stopped(Exception):
+    """The run was interrupted: abandon the scope's queue (nothing journaled for it)."""
+
+
+def _probe(clients: ScopeClients, kind: str, candidates: list[Change]) -> str | None:
+    last = ""
+    for change in candidates:
+        try:
+            applier_for(kind).dry_run(clients, change.resource_id, change.after)
+            return None
+        except AwsError as exc:
+            # DryRunIgnored: the endpoint may have APPLIED it; never probe another one.
+            if exc.code in DENIED or exc.code == "DryRunIgnored":
+                return str(exc)
+            last = str(exc)
+    return f"inconclusive: {last}"
+
+
+@dataclass
+class Engine:
+    factory: SessionFactory
+    journal: Journal
+    options: ApplyOptions
+    step: Step
+    outcome_record: str  # "outcome" or "rollback-outcome"
+    progress: ProgressSink
+    role_name: str | None = None
+    external_id: str | None = None
+    scope_errors: list[tuple[Scope, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, changes: Sequence[Change], max_scopes: int) -> list[ChangeResult]:
+        by_scope: dict[Scope, list[Change]] = defaultdict(list)
+        for change in changes:
+            by_scope[change.scope].append(change)
+        self.progress.add_total(len(changes))
+        with ThreadPoolExecutor(max_workers=max_scopes) as pool:
+            futures = [pool.submit(self._scope, s, c) for s, c in sorted(by_scope.items())]
+            try:
+                results = [r for f in futures for r in f.result()]
+            except KeyboardInterrupt:
+                # Queued changes would otherwise all still run while the pool shuts down.
+                # Changes in flight finish and are journaled; the rest is for --resume.
+                self._stop.set()
+                raise
+        order = {c.key: i for i, c in enumerate(changes)}
+        return sorted(results, key=lambda r: order[r.change.key])
+
+    def _scope_error(self, scope: Scope, error: str) -> None:
+        with self._lock:
+            self.scope_errors.append((scope, error))
+        self.journal.append("scope", account_id=scope.account_id, region=scope.region, error=error)
+
+    def _scope(self, scope: Scope, changes: list[Change]) -> list[ChangeResult]:
+        try:
+            access = account_access(
+                self.factory, scope.account_id, self.role_name, self.external_id
+            )
+        except AwsError as exc:
+            self._scope_error(scope, f"cannot enter account: {exc}")
+            return [self._finish(ChangeResult(c, "failed", str(exc))) for c in changes]
+        clients = ScopeClients(self.factory, access, scope.region)
+        bucket = TokenBucket(self.options.capacity, self.options.refill_per_second)
+        ctx = StepContext(clients, bucket, self.journal, self.options)
+        if self.options.check_permissions:
+            denial = self._dry_run(clients, changes)
+            if denial is not None:
+                self._scope_error(scope, f"permission check failed: {denial}")
+                return [self._finish(ChangeResult(c, "denied", denial)) for c in changes]
+        denied = threading.Event()
+        workers = min(self.options.workers_per_scope, len(changes))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(lambda c: self._one(ctx, c, denied), changes))
+
+    def _dry_run(self, clients: ScopeClients, changes: list[Change]) -> str | None:
+        """DryRun per resource kind in the scope; why the scope must be skipped, if so."""
+        by_kind: dict[str, list[Change]] = defaultdict(list)
+        for change in changes:
+            by_kind[change.kind].append(change)
+        for kind, items in sorted(by_kind.items()):
+            error = _probe(clients, kind, items[:PROBES])
+            if error is not None:
+                return error
+        return None
+
+    def _one(self, ctx: StepContext, change: Change, denied: threading.Event) -> ChangeResult:
+        if self._stop.is_set():
+            raise _Stopped
+        if denied.is_set():
+            return self._finish(ChangeResult(change, "denied", "not attempted: scope denied"))
+        try:
+            result = self.step(ctx, change)
+        except ScopeDenied as exc:
+            if not denied.is_set():
+                denied.set()
+                self._scope_error(change.scope, f"permission denied: {exc.error}")
+            result = ChangeResult(change, "denied", str(exc.error))
+        except AwsError as exc:
+            result = ChangeResult(change, "failed", str(exc))
+        return self._finish(result)
+
+    def _finish(self, result: ChangeResult) -> ChangeResult:
+        observed = settings_json(result.observed) if result.observed is not None else None
+        self.journal.append(
+            self.outcome_record,
+            key=result.change.key,
+            outcome=result.outcome,
+            reason=result.reason,
+            observed=observed,
+        )
+        self.progress.advance()
+        return result

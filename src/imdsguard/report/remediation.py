@@ -1,0 +1,119 @@
+"""Readable summaries of a Plan and of an apply/rollback run (rich renderables, pure)."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from imdsguard.changes import Hold, Plan, RunResult
+from imdsguard.model import JSONValue, Scope
+
+
+def _detail(detail: dict[str, JSONValue]) -> str:
+    if detail.get("usage") == "in-use":
+        return f"{detail['imdsv1_calls']:g} IMDSv1 calls, last seen {detail['last_seen']}"
+    if detail.get("usage") == "unknown":
+        return str(detail.get("error") or "no data")
+    return str(detail.get("rule", ""))
+
+
+def _per_scope(plan: Plan) -> Table:
+    table = Table(title="Per account and Region", title_justify="left")
+    for column in ("Account", "Region", "To change", "Held", "Exempt", "Error"):
+        table.add_column(column, overflow="fold")
+    counts: dict[Scope, Counter[str]] = {}
+    for change in plan.changes:
+        counts.setdefault(change.scope, Counter())["change"] += 1
+    for hold in plan.held + plan.exempt:
+        column = "exempt" if hold.reason == "exempt" else "held"
+        counts.setdefault(hold.scope, Counter())[column] += 1
+    errors = dict(plan.scope_errors)
+    for scope in sorted(set(counts) | set(errors)):
+        c = counts.get(scope, Counter())
+        row = (str(c["change"]), str(c["held"]), str(c["exempt"]), errors.get(scope, ""))
+        table.add_row(scope.account_id, scope.region, *row)
+    return table
+
+
+def _changes(plan: Plan) -> Table:
+    table = Table(title="To change", title_justify="left")
+    for column in ("Account", "Region", "Instance", "Name", "Tokens", "Hop limit", "Why"):
+        table.add_column(column, overflow="fold")
+    for c in plan.changes:
+        hops = f"{c.before.hop_limit} -> {c.after.hop_limit}"
+        why = str(c.evidence.get("hop_limit_reason", ""))
+        if "override" in c.evidence:
+            why += f"; {c.evidence['override']}"
+        table.add_row(
+            c.scope.account_id,
+            c.scope.region,
+            c.resource_id,
+            c.name or "",
+            f"{c.before.http_tokens} -> required",
+            hops,
+            why,
+        )
+    return table
+
+
+def _holds(title: str, holds: tuple[Hold, ...]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("Account", "Region", "Instance", "Name", "Reason", "Detail"):
+        table.add_column(column, overflow="fold")
+    for h in holds:
+        table.add_row(
+            h.scope.account_id,
+            h.scope.region,
+            h.resource_id,
+            h.name or "",
+            h.reason,
+            _detail(dict(h.detail)),
+        )
+    return table
+
+
+def plan_renderable(plan: Plan) -> RenderableType:
+    parts: list[RenderableType] = [_per_scope(plan)]
+    if plan.changes:
+        parts.append(_changes(plan))
+    if plan.held:
+        parts.append(_holds("Held", plan.held))
+    if plan.exempt:
+        parts.append(_holds("Exempt", plan.exempt))
+    line = (
+        f"Plan: {len(plan.changes)} to change, {len(plan.held)} held, "
+        f"{len(plan.exempt)} exempt, {len(plan.scope_errors)} scope errors"
+    )
+    parts.append(Text(line, style="bold"))
+    return Group(*parts)
+
+
+def run_renderable(result: RunResult, verb: str) -> RenderableType:
+    """Every result that is not a success is listed, with the scope errors."""
+    parts: list[RenderableType] = []
+    if result.problems:
+        table = Table(title="Not " + verb, title_justify="left")
+        for column in ("Outcome", "Account", "Region", "Resource", "Reason"):
+            table.add_column(column, overflow="fold")
+        for r in result.problems:
+            c = r.change
+            table.add_row(r.outcome, c.scope.account_id, c.scope.region, c.resource_id, r.reason)
+        parts.append(table)
+    if result.held:
+        parts.append(_holds("Held (not part of this run)", result.held))
+    for scope, error in result.scope_errors:
+        parts.append(Text(f"scope {scope.account_id}/{scope.region}: {error}", style="magenta"))
+    counts = Counter(r.outcome for r in result.results)
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing"
+    parts.append(Text(f"{verb.capitalize()}: {summary}; {len(result.held)} held", style="bold"))
+    return Group(*parts)
+
+
+def to_text(renderable: RenderableType, width: int = 160) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, no_color=True, color_system=None).print(renderable)
+    return buffer.getvalue()

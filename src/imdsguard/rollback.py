@@ -1,0 +1,71 @@
+"""Roll back a journal: restore every resource that was, or may have been, changed."""
+
+from __future__ import annotations
+
+from imdsguard.aws.session import SessionFactory
+from imdsguard.changes import Change, ChangeResult, RunResult, same_settings
+from imdsguard.engine import Engine, StepContext
+from imdsguard.errors import AwsError
+from imdsguard.journal import Journal, JournalState
+from imdsguard.options import ApplyOptions
+from imdsguard.scan import ProgressSink
+
+
+def rollback_step(ctx: StepContext, change: Change) -> ChangeResult:
+    """Idempotent: already-restored resources are verified, not written again."""
+    observed = ctx.read(change)
+    current = observed.options
+    if current is None:
+        return ChangeResult(change, "skipped", f"gone: {observed.why}")
+    if same_settings(current, change.before):
+        return _verified(ctx, change, "already as before")
+    if not same_settings(current, change.after):
+        # Someone changed it after us: restoring would clobber their change.
+        return ChangeResult(change, "drifted", "changed since apply; left alone", current)
+    ctx.journal.append("rollback-intent", key=change.key)
+    try:
+        ctx.write(change, change.before)
+    except AwsError as exc:
+        return ChangeResult(change, "failed", str(exc), current)
+    return _verified(ctx, change, "")
+
+
+def _verified(ctx: StepContext, change: Change, note: str) -> ChangeResult:
+    ok, observed = ctx.wait_for(change, change.before)
+    if ok:
+        return ChangeResult(change, "restored", note, observed.options)
+    if observed.options is None:
+        return ChangeResult(change, "skipped", f"gone: {observed.why}")
+    wait = ctx.options.verify_timeout
+    return ChangeResult(change, "failed", f"not verified within {wait:g}s", observed.options)
+
+
+def run_rollback(
+    factory: SessionFactory,
+    state: JournalState,
+    journal: Journal,
+    *,
+    options: ApplyOptions,
+    progress: ProgressSink,
+    role_name: str | None = None,
+    external_id: str | None = None,
+    max_scopes: int = 8,
+) -> RunResult:
+    """Every change with an intent record is restored to its ``before`` settings."""
+    changes = list(state.intents.values())
+    engine = Engine(
+        factory,
+        journal,
+        options,
+        rollback_step,
+        "rollback-outcome",
+        progress,
+        role_name or state.plan.role_name,
+        external_id,
+    )
+    results = engine.run(changes, max_scopes)
+    return RunResult(
+        results=tuple(results),
+        scope_errors=tuple(engine.scope_errors),
+        success=("restored",),
+    )

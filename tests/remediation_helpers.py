@@ -1,0 +1,25 @@
+"""Helpers shared by the remediation tests: read a fleet's metadata options back from moto."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from imdsguard.aws.session import SessionFactory
+from imdsguard.changes import settings_json
+from imdsguard.model import JSONValue
+from tests.conftest import own
+
+
+def options_of(factory: SessionFactory, region: str) -> dict[str, dict[str, JSONValue]]:
+    """Instance id -> every setting we change, straight from DescribeInstances."""
+    from imdsguard.aws.ec2 import get_instances
+
+    client = factory.ec2(own(factory), region)
+    return {i.instance_id: settings_json(i.metadata) for i in get_instances(client)}
+
+
+def journal_records(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

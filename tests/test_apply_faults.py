@@ -1,0 +1,188 @@
+"""apply under races, throttling and denials: fault injection through the loopback proxy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from imdsguard.aws.session import SessionFactory
+from imdsguard.demo.fleet import Group
+from tests.conftest import CliResult, own, seed
+from tests.faultproxy import FaultProxy, answer_dry_runs, deny, not_found, rate_limit
+from tests.remediation_helpers import journal_records, options_of
+
+MODIFY = "ModifyInstanceMetadataOptions"
+
+
+def _set(factory: SessionFactory, region: str, iid: str, tokens: str, hops: int) -> None:
+    factory.ec2(own(factory), region).modify_instance_metadata_options(
+        InstanceId=iid,
+        HttpTokens=tokens,  # type: ignore[arg-type]
+        HttpEndpoint="enabled",
+        HttpPutResponseHopLimit=hops,
+    )
+
+
+def _outcomes(journal: Path) -> dict[str, tuple[str, str]]:
+    by_key = {}
+    for record in journal_records(journal):
+        if record["type"] == "outcome":
+            by_key[record["key"].rsplit("/", 1)[-1]] = (record["outcome"], record["reason"])
+    return by_key
+
+
+def test_races_between_plan_and_apply_are_skipped_or_drifted(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    region = "us-west-2"
+    ok, drift, compliant, terminated, vanished = seed(
+        factory, region, Group("app", 5, imdsv1_calls=0)
+    )
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    common = ("--endpoint-url", proxy.url, "--regions", region)
+    assert cli("plan", *common, "--output", str(plan)).code == 0
+    _set(factory, region, drift, "optional", 3)
+    _set(factory, region, compliant, "required", 1)
+    factory.ec2(own(factory), region).terminate_instances(InstanceIds=[terminated])
+    proxy.rules.append(not_found(frozenset({vanished})))
+
+    result = cli("apply", str(plan), *common, "--journal", str(journal))
+
+    assert result.code == 1
+    outcomes = _outcomes(journal)
+    assert outcomes[ok][0] == "applied"
+    assert outcomes[drift] == ("drifted", "changed since the plan: hop_limit 1->3")
+    assert outcomes[compliant] == ("skipped", "already compliant")
+    assert outcomes[terminated] == ("skipped", "gone: instance terminated")
+    assert outcomes[vanished] == ("skipped", "gone: InvalidInstanceID.NotFound")
+    for iid in (drift, compliant, terminated, vanished):
+        assert iid in result.out  # every skipped/drifted item is listed
+    after = options_of(factory, region)
+    assert after[drift]["http_tokens"] == "optional"  # drift is never overwritten
+    assert after[drift]["hop_limit"] == 3
+    intents = [r for r in journal_records(journal) if r["type"] == "intent"]
+    assert [r["change"]["resource_id"] for r in intents] == [ok]
+
+
+def test_throttling_never_fails_a_change_and_nothing_is_applied_twice(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    region = "eu-central-1"
+    ids = seed(factory, region, Group("app", 12, imdsv1_calls=0))
+    # The server's bucket is far smaller than the one we pace with: throttling is certain.
+    proxy.rules.append(rate_limit(MODIFY, capacity=2, rate=6))
+    result = cli(
+        "apply",
+        "--yes",
+        "--endpoint-url",
+        proxy.url,
+        "--regions",
+        region,
+        "--journal",
+        str(tmp_path / "j.jsonl"),
+    )
+    assert result.code == 0, result.out + result.err
+    assert proxy.faults[(MODIFY, region)] > 0
+    modifies = [r for r in proxy.forwarded if r.action == MODIFY]
+    assert sorted(str(r.param("InstanceId")) for r in modifies) == sorted(ids)
+    assert all(o["http_tokens"] == "required" for o in options_of(factory, region).values())
+
+
+def test_denied_region_exits_3_and_the_other_regions_are_done(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    allowed = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
+    refused = seed(factory, "eu-west-1", Group("b", 3, imdsv1_calls=0))
+    proxy.rules.append(deny(MODIFY, frozenset({"eu-west-1"})))
+    result = cli(
+        "apply",
+        "--yes",
+        "--endpoint-url",
+        proxy.url,
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--journal",
+        str(tmp_path / "j.jsonl"),
+        "--workers-per-scope",
+        "1",
+    )
+    assert result.code == 3, result.out + result.err
+    assert "eu-west-1: permission denied" in result.out
+    assert all(options_of(factory, "us-east-1")[i]["http_tokens"] == "required" for i in allowed)
+    assert all(options_of(factory, "eu-west-1")[i]["http_tokens"] == "optional" for i in refused)
+    # The first refusal stops the scope: no hammering a Region we may not write.
+    assert proxy.faults[(MODIFY, "eu-west-1")] == 1
+    outcomes = _outcomes(tmp_path / "j.jsonl")
+    assert {outcomes[i][0] for i in refused} == {"denied"}
+
+
+def test_check_permissions_dry_runs_once_per_scope_and_skips_denied_scopes(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    allowed = seed(factory, "us-east-1", Group("a", 2, imdsv1_calls=0))
+    refused = seed(factory, "eu-west-1", Group("b", 2, imdsv1_calls=0))
+    proxy.rules.append(answer_dry_runs(denied_regions=frozenset({"eu-west-1"})))
+    journal = tmp_path / "j.jsonl"
+    result = cli(
+        "apply",
+        "--yes",
+        "--check-permissions",
+        "--endpoint-url",
+        proxy.url,
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--journal",
+        str(journal),
+    )
+    assert result.code == 3
+    assert "permission check failed" in result.out
+    assert proxy.faults[(MODIFY, "us-east-1")] == 1  # one DryRun each, answered by the proxy
+    assert proxy.faults[(MODIFY, "eu-west-1")] == 1
+    assert not [r for r in proxy.forwarded if r.param("DryRun") == "true"]
+    assert all(options_of(factory, "us-east-1")[i]["http_tokens"] == "required" for i in allowed)
+    assert all(options_of(factory, "eu-west-1")[i]["http_tokens"] == "optional" for i in refused)
+    intents = {
+        r["change"]["resource_id"] for r in journal_records(journal) if r["type"] == "intent"
+    }
+    assert intents == set(allowed)
+    assert json.loads(journal.read_text().splitlines()[0])["type"] == "header"
+
+
+def test_permission_probe_on_a_vanished_instance_tries_the_next_one(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    ids = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    assert cli("plan", "--endpoint-url", proxy.url, "--output", str(plan)).code == 0
+    gone = json.loads(plan.read_text())["changes"][0]["resource_id"]  # the first probe
+    rest = [i for i in ids if i != gone]
+    proxy.rules += [not_found(frozenset({gone})), answer_dry_runs()]
+    result = cli(
+        "apply",
+        str(plan),
+        "--check-permissions",
+        "--endpoint-url",
+        proxy.url,
+        "--journal",
+        str(tmp_path / "j.jsonl"),
+    )
+    assert result.code == 1  # the vanished one is listed as skipped
+    assert proxy.faults[(MODIFY, "us-east-1")] == 2  # not-found probe, then an allowed one
+    after = options_of(factory, "us-east-1")
+    assert all(after[i]["http_tokens"] == "required" for i in rest)

@@ -1,0 +1,143 @@
+"""SIGKILL in the middle of apply, then resume or roll back: no instance in an unknown state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from imdsguard.aws.session import SessionFactory
+from imdsguard.demo.fleet import Group
+from tests.conftest import CliResult, seed
+from tests.faultproxy import FaultProxy, delay
+from tests.remediation_helpers import journal_records, options_of
+
+REGION = "ap-southeast-2"
+SLOW = 0.4  # seconds the proxy holds each modify: the window the kill lands in
+
+
+def _count_intents(path: Path) -> int:
+    if not path.exists():
+        return 0
+    return path.read_text().count('"type": "intent"')
+
+
+def _killed_apply(
+    proxy: FaultProxy, plan: Path, journal: Path, after_intents: int, sig: int = signal.SIGKILL
+) -> subprocess.Popen[bytes]:
+    """Run apply in a subprocess and signal it once ``after_intents`` intents are on disk."""
+    proxy.rules.append(delay("ModifyInstanceMetadataOptions", SLOW))
+    argv = [
+        sys.executable,
+        "-m",
+        "imdsguard",
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        proxy.url,
+        "--journal",
+        str(journal),
+        "--workers-per-scope",
+        "1",
+        "--quiet",
+    ]
+    child = subprocess.Popen(
+        argv, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while _count_intents(journal) < after_intents:
+        assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        assert time.monotonic() < deadline, "apply never got going"
+        time.sleep(0.02)
+    child.send_signal(sig)
+    child.wait(timeout=30)
+    proxy.rules.clear()
+    time.sleep(SLOW + 0.2)  # let the request the proxy was holding land (or not)
+    return child
+
+
+@pytest.fixture
+def fleet(factory: SessionFactory) -> list[str]:
+    return seed(factory, REGION, Group("app", 8, imdsv1_calls=0, hop_limit=2))
+
+
+def _plan(cli: Callable[..., CliResult], proxy: FaultProxy, path: Path) -> None:
+    result = cli("plan", "--endpoint-url", proxy.url, "--regions", REGION, "--output", str(path))
+    assert result.code == 0, result.err
+
+
+@pytest.mark.slow
+def test_sigkill_mid_apply_then_resume_finishes_the_run(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    fleet: list[str],
+    tmp_path: Path,
+) -> None:
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    _plan(cli, proxy, plan)
+    _killed_apply(proxy, plan, journal, after_intents=3)
+    half_done = options_of(factory, REGION)
+    assert any(o["http_tokens"] == "optional" for o in half_done.values())
+
+    resumed = cli("apply", "--resume", str(journal), "--endpoint-url", proxy.url)
+
+    assert resumed.code == 0, resumed.out + resumed.err
+    after = options_of(factory, REGION)
+    assert {o["http_tokens"] for o in after.values()} == {"required"}
+    assert {o["hop_limit"] for o in after.values()} == {2}
+    outcomes = {}
+    for record in journal_records(journal):
+        if record["type"] == "outcome":
+            outcomes[record["key"]] = record["outcome"]
+    assert len(outcomes) == len(fleet)
+    assert set(outcomes.values()) == {"applied"}
+
+
+@pytest.mark.slow
+def test_sigkill_mid_apply_then_rollback_restores_the_original_fleet(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    fleet: list[str],
+    tmp_path: Path,
+) -> None:
+    original = options_of(factory, REGION)
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    _plan(cli, proxy, plan)
+    _killed_apply(proxy, plan, journal, after_intents=4)
+    assert options_of(factory, REGION) != original
+
+    rolled = cli("rollback", str(journal), "--endpoint-url", proxy.url)
+
+    assert rolled.code == 0, rolled.out + rolled.err
+    assert options_of(factory, REGION) == original  # field by field
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_queued_changes_and_points_at_resume(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    fleet: list[str],
+    tmp_path: Path,
+) -> None:
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    _plan(cli, proxy, plan)
+    child = _killed_apply(proxy, plan, journal, after_intents=2, sig=signal.SIGINT)
+    assert child.returncode == 130
+    assert child.stderr is not None
+    assert f"apply --resume {journal}" in child.stderr.read().decode()
+    records = journal_records(journal)
+    outcomes = [r for r in records if r["type"] == "outcome"]
+    assert len(outcomes) < len(fleet)  # the queue was abandoned, not drained
+    # Every intent got its outcome: the change in flight finished before the exit.
+    assert {r["key"] for r in records if r["type"] == "intent"} == {r["key"] for r in outcomes}
+    resumed = cli("apply", "--resume", str(journal), "--endpoint-url", proxy.url)
+    assert resumed.code == 0, resumed.out + resumed.err

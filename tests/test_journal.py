@@ -1,0 +1,95 @@
+"""The journal's durability contract: torn last lines tolerated, corrupt lines reported."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from imdsguard.changes import Change, Plan
+from imdsguard.errors import UsageError
+from imdsguard.journal import Journal, default_path
+from imdsguard.model import MetadataOptions, Scope
+from imdsguard.planfile import change_json
+
+CHANGE = Change(
+    "instance",
+    Scope("111111111111", "eu-west-1"),
+    "i-1",
+    MetadataOptions(hop_limit=3),
+    MetadataOptions(http_tokens="required", hop_limit=3),
+)
+PLAN = Plan(datetime(2026, 11, 30, tzinfo=UTC), 14, (CHANGE,))
+
+
+def _journal(tmp_path: Path) -> Path:
+    path = tmp_path / "nested" / "j.jsonl"
+    journal = Journal.create(path, PLAN)
+    journal.append("intent", key=CHANGE.key, change=change_json(CHANGE))
+    journal.append("outcome", key=CHANGE.key, outcome="applied", reason="", observed=None)
+    journal.close()
+    return path
+
+
+def test_replay_rebuilds_plan_intents_and_outcomes(tmp_path: Path) -> None:
+    journal, state = Journal.reopen(_journal(tmp_path))
+    journal.close()
+    assert state.plan.changes == (CHANGE,)
+    assert state.intents == {CHANGE.key: CHANGE}
+    assert state.outcomes == {CHANGE.key: ("applied", "")}
+
+
+@pytest.mark.parametrize("tail", ['{"type": "outcome", "key', '{"type": "scope"}'])
+def test_torn_last_line_is_dropped_and_truncated_before_appending(
+    tmp_path: Path, tail: str
+) -> None:
+    path = _journal(tmp_path)
+    with path.open("a") as handle:
+        handle.write(tail)  # no newline: the write never completed
+    journal, state = Journal.reopen(path)
+    journal.append("rollback-intent", key=CHANGE.key)
+    journal.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 4
+    assert json.loads(lines[-1])["type"] == "rollback-intent"
+    assert state.outcomes == {CHANGE.key: ("applied", "")}
+
+
+def test_corrupt_line_in_the_middle_is_reported_with_its_number(tmp_path: Path) -> None:
+    path = _journal(tmp_path)
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1][:20]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsageError, match=r"line 2 is corrupt"):
+        Journal.reopen(path)
+
+
+def test_not_a_journal_and_existing_journal_are_usage_errors(tmp_path: Path) -> None:
+    other = tmp_path / "x.jsonl"
+    other.write_text('{"type": "outcome"}\n')
+    with pytest.raises(UsageError, match="no header"):
+        Journal.reopen(other)
+    path = _journal(tmp_path)
+    with pytest.raises(UsageError, match="already exists"):
+        Journal.create(path, PLAN)
+
+
+def test_default_path_lives_under_the_xdg_state_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", "/state")
+    path = default_path(datetime(2026, 11, 30, 18, 5, tzinfo=UTC))
+    assert str(path).startswith("/state/imdsguard/journals/apply-20261130T180500Z-")
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", "/home/u")
+    assert str(default_path()).startswith("/home/u/.local/state/imdsguard/journals/")
+
+
+def test_a_journal_has_one_writer_at_a_time(tmp_path: Path) -> None:
+    path = _journal(tmp_path)
+    first, _ = Journal.reopen(path)
+    with pytest.raises(UsageError, match="in use by another imdsguard run"):
+        Journal.reopen(path)
+    first.close()
+    second, _ = Journal.reopen(path)
+    second.close()

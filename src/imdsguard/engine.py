@@ -22,8 +22,8 @@ from imdsguard.errors import AwsError
 from imdsguard.journal import Journal
 from imdsguard.model import MetadataOptions, Scope
 from imdsguard.options import ApplyOptions
+from imdsguard.progress import ProgressSink
 from imdsguard.ratelimit import TokenBucket
-from imdsguard.scan import ProgressSink
 
 # If throttling outlives botocore's own retries (another tool spending the same bucket),
 # we empty our bucket and wait for fresh tokens; this many rounds before giving up.

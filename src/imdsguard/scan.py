@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Protocol
 
 from imdsguard import __version__, rules
 from imdsguard.aws.session import SessionFactory
@@ -14,20 +13,7 @@ from imdsguard.collect import AccountTarget, collection_plan, enter_account, res
 from imdsguard.errors import AwsError
 from imdsguard.model import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
 from imdsguard.options import EvaluationOptions, ScopeOptions
-
-
-class ProgressSink(Protocol):
-    def add_total(self, n: int) -> None: ...
-
-    def advance(self, n: int = 1) -> None: ...
-
-
-class _NoProgress:
-    def add_total(self, n: int) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
+from imdsguard.progress import ProgressSink, Silent
 
 
 def scan_scope(
@@ -65,7 +51,7 @@ def run_scan(
     progress: ProgressSink | None = None,
 ) -> ScanResult:
     """Scan every scope; failures become ScopeOutcome errors, never silence."""
-    progress = progress or _NoProgress()
+    progress = progress or Silent()
     outcomes: list[ScopeOutcome] = []
     findings: list[Finding] = []
     try:

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from imdsguard.demo.server import FAKE_ENV
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bench_env() -> dict[str, str]:
@@ -29,24 +21,23 @@ def bench_env() -> dict[str, str]:
 
 @contextmanager
 def moto_process() -> Iterator[tuple[str, int]]:
-    """Yield (url, pid) of a moto server bound to 127.0.0.1 only."""
-    port = free_port()
+    """Yield (url, pid) of the demo emulator in its own process, bound to 127.0.0.1 only.
+
+    It is the same emulator as the demo and the tests (moto plus imdsguard's extensions
+    for account IMDS defaults and AMI ImdsSupport), so a default all-kinds scan works.
+    """
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "bench.moto_server"],
         env=bench_env(),
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("moto server did not start")
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://127.0.0.1:"):
+            raise RuntimeError("the emulator did not start")
         yield url, proc.pid
     finally:
         proc.terminate()

@@ -43,6 +43,13 @@ class Fault:
     status: int
     code: str
     message: str = "injected by the test proxy"
+    raw: bytes | None = None  # a body sent as is (text/html), instead of an AWS error
+
+
+def html_500() -> Fault:
+    """What a broken proxy or an emulator crash returns: not an AWS error document at all."""
+    page = b"<!doctype html><title>500 Internal Server Error</title><h1>Internal Server Error</h1>"
+    return Fault(500, "", raw=page)
 
 
 Rule = Callable[[ProxyRequest], Fault | None]
@@ -176,6 +183,8 @@ def _parse(method: str, path: str, headers: dict[str, str], body: bytes) -> Prox
 
 
 def _error_body(req: ProxyRequest, fault: Fault) -> tuple[bytes, str]:
+    if fault.raw is not None:
+        return fault.raw, "text/html"
     content_type = req.headers.get("content-type", "")
     if "json" in content_type:
         payload = {"__type": fault.code, "message": fault.message}

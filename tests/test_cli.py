@@ -23,7 +23,11 @@ SCHEMA = json.loads(files("imdsguard.report").joinpath("scan.schema.json").read_
 
 
 def scan(cli: Cli, url: str, *extra: str) -> CliResult:
-    return cli("scan", "--endpoint-url", url, "--regions", "eu-west-1", "--quiet", *extra)
+    """Instances only: these tests are about the instance verdicts and the CLI contract."""
+    return cli(
+        "scan", "--endpoint-url", url, "--regions", "eu-west-1", "--quiet",
+        "--resources", "instances", *extra,
+    )  # fmt: skip
 
 
 def test_exit_0_when_everything_passes(factory: SessionFactory, moto_url: str, cli: Cli) -> None:
@@ -168,6 +172,6 @@ def test_standard_aws_endpoint_url_variable_is_honoured(
 ) -> None:
     [instance] = seed(factory, "eu-west-1", Group("v1", 1))
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    run = cli("scan", "--regions", "eu-west-1", "--format", "json")
+    run = cli("scan", "--regions", "eu-west-1", "--resources", "instances", "--format", "json")
     assert run.code == 1
     assert [f["resource_id"] for f in run.json()["findings"]] == [instance]

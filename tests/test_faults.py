@@ -13,7 +13,7 @@ from imdsguard.demo.fleet import Group
 from imdsguard.options import EvaluationOptions, ScopeOptions
 from imdsguard.scan import run_scan
 from tests.conftest import OWN_ACCOUNT, CliResult, seed
-from tests.faultproxy import Fault, FaultProxy, ProxyRequest, Rule, denied, throttle
+from tests.faultproxy import Fault, FaultProxy, ProxyRequest, Rule, denied, html_500, throttle
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
@@ -74,7 +74,15 @@ def test_access_denied_in_one_region_exit_3_and_other_regions_complete(
         seed(factory, region, Group("ok", 1, tokens="required"))
     proxy.rules.append(always("DescribeInstances", denied(), "eu-west-1"))
     run = cli(
-        "scan", "--endpoint-url", proxy.url, "--regions", ",".join(REGIONS), "--format", "json"
+        "scan",
+        "--endpoint-url",
+        proxy.url,
+        "--regions",
+        ",".join(REGIONS),
+        "--format",
+        "json",
+        "--resources",
+        "instances",
     )
     assert run.code == 3
     doc = run.json()
@@ -137,3 +145,19 @@ def test_denied_describe_regions_without_named_regions_is_an_account_error(
     assert (scope.account_id, scope.region) == (OWN_ACCOUNT, "*")
     assert "cannot list Regions" in (scope.error or "")
     assert result.exit_code() == 3
+
+
+def test_a_non_aws_error_page_is_a_scope_error_not_a_crash(
+    factory: SessionFactory, proxy: FaultProxy, cli: Callable[..., CliResult]
+) -> None:
+    for region in ("us-east-1", "eu-west-1"):
+        seed(factory, region, Group("ok", 1, tokens="required"))
+    proxy.rules.append(always("DescribeInstances", html_500(), "eu-west-1"))
+    run = cli(
+        "scan", "--endpoint-url", proxy.url, "--regions", "us-east-1,eu-west-1",
+        "--resources", "instances", "--format", "json", "--quiet",
+    )  # fmt: skip
+    assert run.code == 3, run.err
+    scopes = {s["region"]: s for s in run.json()["scopes"]}
+    assert "ResponseParserError" in scopes["eu-west-1"]["error"]
+    assert scopes["us-east-1"]["status"] == "ok"

@@ -26,7 +26,10 @@ REGION = "eu-west-1"
 
 
 def scan(cli: Cli, url: str, *extra: str) -> CliResult:
-    return cli("scan", "--endpoint-url", url, "--regions", REGION, "--quiet", *extra)
+    return cli(
+        "scan", "--endpoint-url", url, "--regions", REGION, "--quiet",
+        "--resources", "instances", *extra,
+    )  # fmt: skip
 
 
 def doc(result: CliResult) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def test_plan_apply_fixes_exactly_the_clean_candidates(
     for iid in untouched + ids["gone"]:
         assert after[iid] == original[iid], iid
 
-    rescan = cli("scan", *common, "--format", "json")
+    rescan = cli("scan", *common, "--resources", "instances", "--format", "json")
     findings = json.loads(rescan.out)["findings"]
     failing = {f["resource_id"] for f in findings if f["status"] == "FAIL"}
     assert failing == set(ids["legacy"] + ids["stopped"] + ids["frozen"])

@@ -12,7 +12,7 @@ from imdsguard.journal import Journal, JournalState
 from imdsguard.model import MetadataOptions
 from imdsguard.options import ApplyOptions
 from imdsguard.planfile import change_json
-from imdsguard.scan import ProgressSink
+from imdsguard.progress import ProgressSink
 
 # Outcomes a resumed run does not revisit; "failed" and "denied" are tried again.
 FINAL = frozenset({"applied", "skipped", "drifted"})

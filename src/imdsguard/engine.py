@@ -22,8 +22,8 @@ from imdsguard.errors import AwsError
 from imdsguard.journal import Journal
 from imdsguard.model import MetadataOptions, Scope
 from imdsguard.options import ApplyOptions
+from imdsguard.progress import ProgressSink
 from imdsguard.ratelimit import TokenBucket
-from imdsguard.scan import ProgressSink
 from imdsguard.verify import Verdict, Verifier, check
 
 # If throttling outlives botocore's own retries (another tool spending the same bucket),

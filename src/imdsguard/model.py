@@ -168,6 +168,8 @@ class ScanResult:
     generated_at: datetime
     scopes: tuple[ScopeOutcome, ...]
     findings: tuple[Finding, ...]
+    # Set when the report is filtered to one framework (``--compliance``); see compliance.py.
+    framework: str | None = None
 
     @property
     def scope_errors(self) -> tuple[ScopeOutcome, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from imdsguard.errors import UsageError
 from imdsguard.model import ImdsDisabledPolicy
@@ -12,6 +13,16 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 # IAM role names: 1-64 of [\w+=,.@-], optionally behind a path ("team/Audit").
 ROLE_NAME = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+
+# The --resources names, in report order; imdsguard.collect has one collector per name.
+RESOURCE_KINDS = (
+    "instances",
+    "launch-templates",
+    "launch-configurations",
+    "auto-scaling-groups",
+    "amis",
+    "account-defaults",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +59,39 @@ class ScopeOptions:
             raise UsageError("--max-workers must be at least 1")
 
 
+# An IAM role ARN or pattern for aws:PrincipalArn; wildcards allowed (account "*", names).
+ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}|\*):role/[\w+=,.@/*?-]+$")
+GuardrailFormat = Literal["scp", "iam"]
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailOptions:
+    """What the generated guardrail policy allows, and in which form it is printed."""
+
+    format: GuardrailFormat = "scp"
+    max_hop_limit: int | None = None
+    allow_roles: tuple[str, ...] = ()
+    pin_template_versions: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_hop_limit is not None and not 1 <= self.max_hop_limit <= 64:
+            raise UsageError("--max-hop-limit must be 1 to 64 (the IMDS hop limit range)")
+        for arn in self.allow_roles:
+            if not ROLE_ARN.match(arn):
+                raise UsageError(
+                    f"bad --allow-role {arn!r}: expected an IAM role ARN such as "
+                    "arn:aws:iam::*:role/ImdsAdmin"
+                )
+
+
 @dataclass(frozen=True, slots=True)
 class EvaluationOptions:
     """Policy knobs for the pure rules."""
 
     imds_disabled: ImdsDisabledPolicy = "pass"
+    # AMI ImdsSupport only decides when nothing else does (DOMAIN.md §2, launch
+    # precedence), so by default an AMI without v2.0 is INFO; --strict-amis makes it FAIL.
+    strict_amis: bool = False
 
 
 # Metric retention caps a useful lookback at 455 days (1-hour points, DOMAIN.md §4).

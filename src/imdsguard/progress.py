@@ -5,10 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+
+class ProgressSink(Protocol):
+    """What the stages report progress to; the core never sees rich."""
+
+    def add_total(self, n: int) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
 
 
 class _Bar:
@@ -25,7 +33,9 @@ class _Bar:
         self._progress.advance(self._task, n)
 
 
-class _Silent:
+class Silent:
+    """The sink for pipes, --quiet and library callers."""
+
     def add_total(self, n: int) -> None:
         pass
 
@@ -34,9 +44,9 @@ class _Silent:
 
 
 @contextmanager
-def progress_sink(enabled: bool, label: str = "scanning") -> Iterator[_Bar | _Silent]:
+def progress_sink(enabled: bool, label: str = "scanning") -> Iterator[ProgressSink]:
     if not enabled or not sys.stderr.isatty():
-        yield _Silent()
+        yield Silent()
         return
     from rich.console import Console
     from rich.progress import Progress

@@ -8,7 +8,7 @@ from imdsguard.engine import Engine, StepContext
 from imdsguard.errors import AwsError
 from imdsguard.journal import Journal, JournalState
 from imdsguard.options import ApplyOptions
-from imdsguard.scan import ProgressSink
+from imdsguard.progress import ProgressSink
 
 
 def rollback_step(ctx: StepContext, change: Change) -> ChangeResult:

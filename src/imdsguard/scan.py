@@ -6,28 +6,14 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Protocol
 
 from imdsguard import __version__, rules
 from imdsguard.aws.session import SessionFactory
-from imdsguard.collect import COLLECTORS, AccountTarget, enter_account, resolve_accounts
+from imdsguard.collect import AccountTarget, collection_plan, enter_account, resolve_accounts
 from imdsguard.errors import AwsError
 from imdsguard.model import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
 from imdsguard.options import EvaluationOptions, ScopeOptions
-
-
-class ProgressSink(Protocol):
-    def add_total(self, n: int) -> None: ...
-
-    def advance(self, n: int = 1) -> None: ...
-
-
-class _NoProgress:
-    def add_total(self, n: int) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
+from imdsguard.progress import ProgressSink, Silent
 
 
 def scan_scope(
@@ -42,9 +28,9 @@ def scan_scope(
     counts: Counter[str] = Counter()
     skipped = 0
     error: str | None = None
-    for kind in kinds:
+    for kind, collector in collection_plan(kinds):
         try:
-            for resource in COLLECTORS[kind](factory, target.access, scope.region):
+            for resource in collector(factory, target.access, scope.region):
                 finding = rules.evaluate(scope, resource, evaluation)
                 if finding is None:
                     skipped += 1
@@ -65,7 +51,7 @@ def run_scan(
     progress: ProgressSink | None = None,
 ) -> ScanResult:
     """Scan every scope; failures become ScopeOutcome errors, never silence."""
-    progress = progress or _NoProgress()
+    progress = progress or Silent()
     outcomes: list[ScopeOutcome] = []
     findings: list[Finding] = []
     try:

@@ -1,4 +1,4 @@
-"""EC2 adapters: Regions and instances. get_* call AWS; parse_* are pure transforms."""
+"""EC2 adapters: Regions, instances, AMIs, IMDS defaults. get_* call AWS; parse_* are pure."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.aws.errors import aws_errors
+from imdsguard.kinds import AccountImdsDefaults, Image
 from imdsguard.model import Instance, MetadataOptions
 
 if TYPE_CHECKING:
@@ -95,3 +96,57 @@ def get_instance(client: EC2Client, instance_id: str) -> Instance | None:
         for raw in reservation.get("Instances", []):
             return parse_instance(raw)
     return None
+
+
+def parse_image(raw: Mapping[str, Any]) -> Image:
+    """Pure: one DescribeImages entry -> Image."""
+    return Image(
+        image_id=str(raw["ImageId"]),
+        name=raw.get("Name"),
+        imds_support=raw.get("ImdsSupport"),
+        state=str(raw.get("State", "available")),
+        creation_date=raw.get("CreationDate"),
+    )
+
+
+def get_owned_images(client: EC2Client) -> Iterator[Image]:
+    """Every AMI the account owns in the client's Region (DescribeImages has no
+    ImdsSupport filter, DOMAIN.md §2, so each one is judged client-side)."""
+    paginator = client.get_paginator("describe_images")
+    with aws_errors("DescribeImages"):
+        for page in paginator.paginate(Owners=["self"], PaginationConfig={"PageSize": PAGE_SIZE}):
+            for raw in page.get("Images", []):
+                yield parse_image(raw)
+
+
+def _preference(value: Any) -> str | None:
+    """``no-preference`` (or absent) means the defaults leave the choice to the next rule."""
+    return None if value in (None, "", "no-preference") else str(value)
+
+
+def parse_account_defaults(raw: Mapping[str, Any], region: str) -> AccountImdsDefaults:
+    """Pure: a GetInstanceMetadataDefaults reply -> AccountImdsDefaults.
+
+    The botocore model puts ManagedBy/ManagedExceptionMessage inside AccountLevel, but
+    AWS's own documentation example shows them at the top level, so both are read.
+    """
+    level = raw.get("AccountLevel") or {}
+    hop = level.get("HttpPutResponseHopLimit")
+    return AccountImdsDefaults(
+        region=region,
+        http_tokens=_preference(level.get("HttpTokens")),
+        http_endpoint=_preference(level.get("HttpEndpoint")),
+        hop_limit=int(hop) if hop not in (None, -1) else None,
+        instance_metadata_tags=_preference(level.get("InstanceMetadataTags")),
+        http_tokens_enforced=_preference(level.get("HttpTokensEnforced")),
+        managed_by=level.get("ManagedBy") or raw.get("ManagedBy"),
+        managed_exception_message=level.get("ManagedExceptionMessage")
+        or raw.get("ManagedExceptionMessage"),
+    )
+
+
+def get_account_defaults(client: EC2Client, region: str) -> AccountImdsDefaults:
+    """The account's IMDS defaults in ``region``; a failed read raises (never 'no findings')."""
+    with aws_errors("GetInstanceMetadataDefaults"):
+        reply = client.get_instance_metadata_defaults()
+    return parse_account_defaults(reply, region)

@@ -13,8 +13,14 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ProfileNotFound,
 )
+from botocore.parsers import ResponseParserError
 
 from imdsguard.errors import AwsError, UsageError
+
+# Everything botocore raises for a failed call. ResponseParserError (an HTML error page
+# from a proxy or an emulator's HTTP 500) is not a BotoCoreError, but it is still a
+# failed read that must become a scope error, not a crash.
+BOTO_FAILURES = (ClientError, BotoCoreError, ResponseParserError)
 
 # Throttling codes botocore's standard retry mode retries; if one escapes, retries ran out.
 THROTTLING = frozenset(
@@ -60,8 +66,8 @@ def translate(exc: Exception, operation: str = "") -> AwsError | UsageError:
         return AwsError(code, message, op)
     if isinstance(exc, ConnectionError):
         return AwsError("ConnectionError", str(exc), operation)
-    if isinstance(exc, BotoCoreError):
-        return AwsError(type(exc).__name__, str(exc), operation)
+    if isinstance(exc, BotoCoreError | ResponseParserError):
+        return AwsError(type(exc).__name__, str(exc).splitlines()[0], operation)
     raise exc
 
 
@@ -70,5 +76,5 @@ def aws_errors(operation: str = "") -> Iterator[None]:
     """Run AWS calls; re-raise any botocore failure as AwsError or UsageError."""
     try:
         yield
-    except (ClientError, BotoCoreError) as exc:
+    except BOTO_FAILURES as exc:
         raise translate(exc, operation) from exc

@@ -7,19 +7,23 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from imdsguard.compliance import FRAMEWORKS
 from imdsguard.errors import UsageError
-from imdsguard.options import AwsOptions, ScopeOptions
+from imdsguard.options import RESOURCE_KINDS, AwsOptions, ScopeOptions
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-REPORT_FORMATS = ("table", "json")
+# The names in imdsguard.report.FORMATS, spelled out so --help needs no report imports
+# (a test keeps the two equal).
+REPORT_FORMATS = ("table", "json", "csv", "junit", "ocsf", "asff", "html")
 
 EXIT_CODES_HELP = """exit codes:
   0  every scope was read and nothing failed
   1  at least one FAIL
   2  usage or configuration error
-  3  at least one scope could not be read (wins over 1)
+  3  at least one scope could not be read, or --security-hub could not import
+     every finding (wins over 1)
 """
 
 
@@ -38,6 +42,31 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return number
+
+
+def resource_list(value: str) -> tuple[str, ...]:
+    kinds = csv_list(value)
+    unknown = [k for k in kinds if k not in RESOURCE_KINDS]
+    if unknown:
+        known = ", ".join(RESOURCE_KINDS)
+        raise argparse.ArgumentTypeError(f"unknown kind(s) {', '.join(unknown)}; one of {known}")
+    return kinds
+
+
+def add_resource_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("resources")
+    group.add_argument(
+        "--resources",
+        type=resource_list,
+        default=RESOURCE_KINDS,
+        metavar="KINDS",
+        help=f"comma-separated kinds to scan (default all: {','.join(RESOURCE_KINDS)})",
+    )
+    group.add_argument(
+        "--strict-amis",
+        action="store_true",
+        help="owned AMIs without ImdsSupport=v2.0 FAIL instead of INFO",
+    )
 
 
 def add_aws_args(parser: argparse.ArgumentParser) -> None:
@@ -77,9 +106,26 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
         "--format",
         action="append",
         choices=REPORT_FORMATS,
-        help="report format (default table)",
+        help="report format; repeat for several (default table, or all with --output-dir)",
     )
-    group.add_argument("--output", help="write the report to this file instead of stdout")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument("--output", metavar="FILE", help="write the one --format to FILE")
+    where.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="write each --format (default: every format) to DIR/imdsguard.<ext>",
+    )
+    group.add_argument(
+        "--compliance",
+        metavar="FRAMEWORK",
+        choices=tuple(FRAMEWORKS),
+        help="report only the evidence for one framework: " + ", ".join(FRAMEWORKS),
+    )
+    group.add_argument(
+        "--security-hub",
+        action="store_true",
+        help="import the findings (ASFF) into AWS Security Hub in each account and Region",
+    )
     group.add_argument("--quiet", action="store_true", help="no progress bar")
     group.add_argument(
         "--imds-disabled",

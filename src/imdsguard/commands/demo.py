@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from imdsguard.commands.common import EXIT_CODES_HELP, add_history_args, add_output_args
+from imdsguard.commands.common import (
+    EXIT_CODES_HELP,
+    add_history_args,
+    add_output_args,
+    add_resource_args,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,6 +31,7 @@ def register(commands: Any) -> None:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_resource_args(parser)
     add_output_args(parser)
     add_history_args(parser, by_default=False)
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""``imdsguard scan``: audit every instance in every enabled Region of every account."""
+"""``imdsguard scan``: audit instances and launch settings in every Region of every account."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import Any
 
 from imdsguard.commands.common import (
     EXIT_CODES_HELP,
+    REPORT_FORMATS,
     add_history_args,
     add_output_args,
+    add_resource_args,
     add_scope_args,
     aws_options,
     history_path,
@@ -18,7 +20,7 @@ from imdsguard.commands.common import (
     write_text,
 )
 from imdsguard.errors import HistoryError, UsageError
-from imdsguard.model import ScanResult
+from imdsguard.model import EXIT_INCOMPLETE, ScanResult
 from imdsguard.options import AwsOptions, EvaluationOptions, ScopeOptions
 
 HISTORY_HELP = """
@@ -27,24 +29,35 @@ If storing fails, a one-line warning goes to stderr and the exit code is the sca
 """
 
 
-def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
-    """Shared by ``scan`` and ``demo``: scan, then print or write the reports."""
-    from imdsguard.aws.session import SessionFactory
-    from imdsguard.progress import progress_sink
-    from imdsguard.report import FORMATS
-    from imdsguard.scan import run_scan
-
-    formats = args.format or ["table"]
+def _formats(args: argparse.Namespace) -> list[str]:
+    """The chosen formats, in order, once each; --output-dir alone means all of them."""
+    if args.format:
+        formats = list(dict.fromkeys(args.format))
+    else:
+        formats = list(REPORT_FORMATS) if args.output_dir else ["table"]
     if args.output and len(formats) > 1:
-        raise UsageError("--output takes one --format")
-    factory = SessionFactory(aws)
-    unknown = sorted(set(scopes.regions or ()) - factory.known_regions())
-    if unknown:
-        raise UsageError(f"unknown Region name(s): {', '.join(unknown)}")
-    factory.identity()  # fail fast, with one line, on missing or rejected credentials
-    evaluation = EvaluationOptions(imds_disabled=args.imds_disabled)
-    with progress_sink(enabled=not args.quiet) as progress:
-        result = run_scan(factory, scopes, evaluation, progress=progress)
+        raise UsageError("--output takes one --format; use --output-dir for several")
+    return formats
+
+
+def _make_output_dir(path: str) -> None:
+    """Before the scan: a long scan must not end in 'cannot write'."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {path}: {exc.strerror}") from exc
+
+
+def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespace) -> None:
+    from imdsguard.report import EXTENSIONS, FORMATS
+
+    if args.output_dir:
+        directory = Path(args.output_dir)
+        for fmt in formats:
+            path = directory / f"imdsguard.{EXTENSIONS[fmt]}"
+            write_text(FORMATS[fmt](result), str(path))
+            print(f"imdsguard: wrote {path}", file=sys.stderr)
+        return
     for fmt in formats:
         if fmt == "table" and args.output is None and sys.stdout.isatty():
             from rich.console import Console
@@ -54,10 +67,43 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
             Console().print(renderable(result))
         else:
             write_text(FORMATS[fmt](result), args.output)
+
+
+def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
+    """Shared by ``scan`` and ``demo``: scan, then print or write the reports."""
+    from imdsguard.aws.session import SessionFactory
+    from imdsguard.compliance import filter_result
+    from imdsguard.progress import progress_sink
+    from imdsguard.scan import run_scan
+
+    formats = _formats(args)
+    if args.output_dir:
+        _make_output_dir(args.output_dir)
+    factory = SessionFactory(aws)
+    unknown = sorted(set(scopes.regions or ()) - factory.known_regions())
+    if unknown:
+        raise UsageError(f"unknown Region name(s): {', '.join(unknown)}")
+    factory.identity()  # fail fast, with one line, on missing or rejected credentials
+    evaluation = EvaluationOptions(imds_disabled=args.imds_disabled, strict_amis=args.strict_amis)
+    with progress_sink(enabled=not args.quiet) as progress:
+        result = run_scan(factory, scopes, evaluation, kinds=args.resources, progress=progress)
+    # History keeps the whole scan; --compliance only narrows what the reports show.
     path = history_path(args)
     if path is not None:
         store_history(path, result, aws, scopes, quiet=args.quiet)
-    return result.exit_code()
+    if args.compliance:
+        result = filter_result(result, args.compliance)
+    write_reports(result, formats, args)
+    code = result.exit_code()
+    if args.security_hub:
+        from imdsguard.publish import publish
+
+        problems = publish(factory, result, scopes)
+        for line in problems:
+            print(f"imdsguard: security hub: {line}", file=sys.stderr)
+        if problems:
+            code = EXIT_INCOMPLETE  # findings that did not arrive are an incomplete audit
+    return code
 
 
 def store_history(
@@ -84,13 +130,16 @@ def run(args: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "scan",
-        help="audit every instance in every enabled Region of every account",
+        help="audit instances and what launches new ones, in every Region of every account",
         description="Audit EC2 instances for IMDSv1 (CIS 'EC2 metadata service only allows "
-        "IMDSv2', FSBP EC2.8). Read-only.",
+        "IMDSv2', FSBP EC2.8), and what decides how new instances launch: launch templates "
+        "(EC2.170), launch configurations (AutoScaling.3), Auto Scaling groups, owned AMIs "
+        "and the account's IMDS defaults per Region. Read-only.",
         epilog=EXIT_CODES_HELP + HISTORY_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scope_args(parser)
+    add_resource_args(parser)
     add_output_args(parser)
     add_history_args(parser, by_default=True)
     parser.set_defaults(handler=run)

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from imdsguard.aws.session import AccountAccess, SessionFactory
+from imdsguard.demo.launch_fleet import DEMO_AMI, seed_launch_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import TagTypeDef
 
 DEMO_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 DEMO_ROLE = "OrganizationAccountAccessRole"
-DEMO_AMI = "ami-0abcdef1234567890"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ def seed_scope(
 
 
 def seed_estate(factory: SessionFactory) -> list[str]:
-    """An organization of two accounts, the sample fleet in three Regions of each."""
+    """An organization of two accounts; the sample fleet and launch settings in three Regions."""
     org = factory.organizations()
     org.create_organization(FeatureSet="ALL")
     member = org.create_account(AccountName="workloads", Email="workloads@example.com")
@@ -115,4 +115,9 @@ def seed_estate(factory: SessionFactory) -> list[str]:
     for access in accounts:
         for region in DEMO_REGIONS:
             seed_scope(factory, access, region)
+        # Launch settings in one Region per account keep the demo fast; account defaults
+        # are required only in the caller's, so every other Region's defaults FAIL.
+        seed_launch_settings(
+            factory, access, DEMO_REGIONS[0], defaults_required=access is accounts[0]
+        )
     return [a.account_id for a in accounts]

@@ -39,6 +39,9 @@ def emulator() -> Iterator[str]:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
         raise UsageError("the demo needs the emulator: pip install 'imdsguard[demo]'") from exc
+    from imdsguard.demo import moto_ext
+
+    moto_ext.install()  # account IMDS defaults and AMI ImdsSupport, which moto lacks
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # The default binds 0.0.0.0; the emulator must only ever listen on loopback.
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

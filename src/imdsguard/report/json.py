@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 
+from imdsguard import compliance
 from imdsguard.model import Finding, JSONValue, ScanResult, ScopeOutcome
 
-SCHEMA_VERSION = "1.0"
+# 1.1 added, without changing any 1.0 field: per finding ``severity`` and ``compliance``,
+# and at the top ``title`` and ``framework`` (the --compliance filter, or null).
+SCHEMA_VERSION = "1.1"
 
 
-def finding_json(finding: Finding) -> dict[str, JSONValue]:
+def compliance_json(finding: Finding, framework: str | None) -> list[JSONValue]:
+    return [
+        {"framework": c.framework.id, "standard": c.framework.standard, "control": c.control}
+        for c in compliance.controls_in(finding.resource_type, framework)
+    ]
+
+
+def finding_json(finding: Finding, framework: str | None = None) -> dict[str, JSONValue]:
     doc: dict[str, JSONValue] = {
         "account_id": finding.scope.account_id,
         "region": finding.scope.region,
@@ -20,6 +30,8 @@ def finding_json(finding: Finding) -> dict[str, JSONValue]:
         "reason": finding.reason,
     }
     doc.update(finding.resource.evidence())
+    doc["severity"] = compliance.severity(finding.resource_type)
+    doc["compliance"] = compliance_json(finding, framework)
     return doc
 
 
@@ -41,8 +53,10 @@ def document(result: ScanResult) -> dict[str, JSONValue]:
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "imdsguard", "version": result.tool_version},
         "generated_at": result.generated_at.isoformat(),
+        "title": compliance.title(result),
+        "framework": result.framework,
         "scopes": [scope_json(s) for s in result.scopes],
-        "findings": [finding_json(f) for f in result.findings],
+        "findings": [finding_json(f, result.framework) for f in result.findings],
         "summary": {
             "pass": summary.passed,
             "fail": summary.failed,

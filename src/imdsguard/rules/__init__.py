@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from imdsguard.model import Finding, Resource, Scope
+from imdsguard.model import Finding, MetadataOptions, Resource, Scope
 from imdsguard.options import EvaluationOptions
 
 R = TypeVar("R")
@@ -33,5 +33,21 @@ def evaluate(scope: Scope, resource: Resource, options: EvaluationOptions) -> Fi
     return _RULES[type(resource)](scope, resource, options)
 
 
+def launches_imdsv1(md: MetadataOptions, options: EvaluationOptions) -> bool:
+    """Would an instance launched with these settings answer IMDSv1 (or count as failing)?
+
+    A disabled endpoint serves nothing, so it follows the same --imds-disabled policy
+    as instances do.
+    """
+    if md.http_endpoint == "disabled":
+        return options.imds_disabled == "fail"
+    return md.http_tokens != "required"
+
+
 # Importing the rule modules registers them.
+from imdsguard.rules import account_defaults as account_defaults  # noqa: E402
+from imdsguard.rules import auto_scaling_groups as auto_scaling_groups  # noqa: E402
+from imdsguard.rules import images as images  # noqa: E402
 from imdsguard.rules import instances as instances  # noqa: E402
+from imdsguard.rules import launch_configurations as launch_configurations  # noqa: E402
+from imdsguard.rules import launch_templates as launch_templates  # noqa: E402

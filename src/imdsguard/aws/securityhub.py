@@ -1,0 +1,36 @@
+"""Security Hub adapter: BatchImportFindings in batches of at most 100 (the API's limit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from imdsguard.aws.errors import aws_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_securityhub import SecurityHubClient
+
+# BatchImportFindings accepts 1 to 100 findings per call (botocore model: min 1, max 100).
+BATCH_SIZE = 100
+
+
+def batches(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def import_findings(client: SecurityHubClient, findings: Sequence[dict[str, Any]]) -> list[str]:
+    """Import every finding; return one line per finding Security Hub refused.
+
+    A refused finding does not fail the call (FailedCount), so it is reported, not raised.
+    A failed call raises AwsError and stops: later batches would fail the same way.
+    """
+    refused: list[str] = []
+    for batch in batches(findings):
+        with aws_errors("BatchImportFindings"):
+            reply = client.batch_import_findings(Findings=list(batch))
+        refused += [
+            f"{f.get('Id', '?')}: {f.get('ErrorCode', '?')} {f.get('ErrorMessage', '')}".strip()
+            for f in reply.get("FailedFindings", [])
+        ]
+    return refused

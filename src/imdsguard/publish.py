@@ -1,0 +1,43 @@
+"""Send a scan's ASFF findings to Security Hub: each account's own findings, to each Region."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from imdsguard.aws.securityhub import import_findings
+from imdsguard.aws.session import AccountAccess, SessionFactory
+from imdsguard.errors import AwsError
+from imdsguard.model import ScanResult
+from imdsguard.options import ScopeOptions
+from imdsguard.report import asff
+
+
+def _access(factory: SessionFactory, account_id: str, scopes: ScopeOptions) -> AccountAccess:
+    # A custom integration may only import findings for the calling account, so each
+    # account's findings go in with that account's credentials, as the scan entered it.
+    if account_id == factory.identity().account_id:
+        return AccountAccess(account_id)
+    if scopes.role_name is None:
+        raise AwsError("NoRole", "no --role-name to enter this account", "AssumeRole")
+    return factory.assume(account_id, scopes.role_name, scopes.external_id)
+
+
+def publish(factory: SessionFactory, result: ScanResult, scopes: ScopeOptions) -> list[str]:
+    """Import every finding (scope errors included); return one line per failure."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for doc in asff.findings(result, home_region=factory.default_region()):
+        groups[(str(doc["AwsAccountId"]), str(doc["Region"]))].append(doc)
+    problems: list[str] = []
+    entered: dict[str, AccountAccess] = {}
+    for (account, region), docs in sorted(groups.items()):
+        try:
+            if account not in entered:
+                entered[account] = _access(factory, account, scopes)
+            client = factory.securityhub(entered[account], region)
+            refused = import_findings(client, docs)
+        except AwsError as exc:
+            problems.append(f"{account} {region}: {len(docs)} finding(s) not imported: {exc}")
+            continue
+        problems += [f"{account} {region}: refused {line}" for line in refused]
+    return problems

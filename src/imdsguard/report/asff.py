@@ -1,0 +1,177 @@
+"""AWS Security Finding Format (SchemaVersion 2018-10-08): the input of BatchImportFindings."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from imdsguard import compliance
+from imdsguard.kinds import LaunchTemplate
+from imdsguard.model import (
+    ALL_REGIONS,
+    Finding,
+    Instance,
+    JSONValue,
+    MetadataOptions,
+    ScanResult,
+    ScopeOutcome,
+)
+from imdsguard.report import describe
+
+SCHEMA_VERSION = "2018-10-08"
+# Findings from a custom integration go to the account's own "default" product.
+PRODUCT_ARN = "arn:{partition}:securityhub:{region}:{account}:product/{account}/default"
+TYPES = ["Software and Configuration Checks/Industry and Regulatory Standards"]
+COMPLIANCE_STATUS = {"PASS": "PASSED", "FAIL": "FAILED", "INFO": "WARNING"}
+# Security Hub marks passed control findings INFORMATIONAL and resolves their workflow.
+WORKFLOW = {"PASS": "RESOLVED", "FAIL": "NEW", "INFO": "NEW"}
+# AWS limits: Description 1024 characters, Recommendation.Text 512, 32 RelatedRequirements.
+DESCRIPTION_MAX = 1024
+
+_EVIDENCE_TO_OPTIONS = (
+    ("http_tokens", "HttpTokens"),
+    ("http_endpoint", "HttpEndpoint"),
+    ("hop_limit", "HttpPutResponseHopLimit"),
+    ("http_protocol_ipv6", "HttpProtocolIpv6"),
+    ("instance_metadata_tags", "InstanceMetadataTags"),
+)
+
+
+# The launch configuration shape only knows these option fields.
+LAUNCH_CONFIG_OPTIONS = frozenset({"HttpTokens", "HttpEndpoint", "HttpPutResponseHopLimit"})
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _options_json(md: MetadataOptions) -> dict[str, JSONValue]:
+    return {
+        "HttpEndpoint": md.http_endpoint,
+        "HttpProtocolIpv6": md.http_protocol_ipv6,
+        "HttpPutResponseHopLimit": md.hop_limit,
+        "HttpTokens": md.http_tokens,
+        "InstanceMetadataTags": md.instance_metadata_tags,
+    }
+
+
+def metadata_options(f: Finding) -> dict[str, JSONValue]:
+    """MetadataOptions in ASFF's spelling: the instance's, or the template's default version's."""
+    if isinstance(f.resource, Instance):
+        return _options_json(f.resource.metadata)
+    if isinstance(f.resource, LaunchTemplate):
+        default = f.resource.version(f.resource.default_version)
+        return _options_json(default.metadata) if default else {}
+    ev = f.resource.evidence()
+    return {asff: ev[key] for key, asff in _EVIDENCE_TO_OPTIONS if ev.get(key) is not None}
+
+
+def details(f: Finding) -> dict[str, JSONValue]:
+    options = metadata_options(f)
+    if isinstance(f.resource, Instance):
+        inst = f.resource
+        fields: dict[str, JSONValue] = {
+            "Type": inst.instance_type,
+            "ImageId": inst.image_id,
+            "IamInstanceProfileArn": inst.iam_instance_profile,
+            "LaunchedAt": _timestamp(inst.launch_time) if inst.launch_time else None,
+            "MetadataOptions": options,
+        }
+        return {"AwsEc2Instance": {k: v for k, v in fields.items() if v is not None}}
+    if f.resource_type == compliance.LAUNCH_TEMPLATE:
+        template: dict[str, JSONValue] = {"Id": f.resource_id, "LaunchTemplateName": f.name}
+        template["LaunchTemplateData"] = {"MetadataOptions": options}
+        return {"AwsEc2LaunchTemplate": {k: v for k, v in template.items() if v is not None}}
+    if f.resource_type == compliance.LAUNCH_CONFIGURATION:
+        known = {k: v for k, v in options.items() if k in LAUNCH_CONFIG_OPTIONS}
+        config: dict[str, JSONValue] = {
+            "LaunchConfigurationName": f.name or f.resource_id,
+            "MetadataOptions": known,
+        }
+        return {"AwsAutoScalingLaunchConfiguration": config}
+    other: dict[str, JSONValue] = {
+        k: str(v) for k, v in f.resource.evidence().items() if v is not None
+    }
+    return {"Other": other}
+
+
+def _base(
+    result: ScanResult, uid: str, account: str, region: str, partition: str
+) -> dict[str, JSONValue]:
+    now = _timestamp(result.generated_at)
+    return {
+        "SchemaVersion": SCHEMA_VERSION,
+        "Id": uid,
+        "ProductArn": PRODUCT_ARN.format(partition=partition, region=region, account=account),
+        "ProductName": "imdsguard",
+        "CompanyName": "imdsguard",
+        "AwsAccountId": account,
+        "Region": region,
+        "Types": list(TYPES),
+        "CreatedAt": now,
+        "UpdatedAt": now,
+        "RecordState": "ACTIVE",
+    }
+
+
+def finding_asff(result: ScanResult, f: Finding, partition: str = "aws") -> dict[str, JSONValue]:
+    text = describe.kind(f.resource_type)
+    label = compliance.severity(f.resource_type).upper() if f.status == "FAIL" else "INFORMATIONAL"
+    controls = compliance.controls_in(f.resource_type, result.framework)
+    requirements: list[JSONValue] = [c.requirement for c in controls[:32]]
+    doc = _base(result, describe.finding_uid(f), f.scope.account_id, f.scope.region, partition)
+    doc |= {
+        "GeneratorId": f"imdsguard/{f.resource_type}",
+        "Title": text.title,
+        "Description": f"{text.noun} {f.resource_id}: {f.status} {f.reason}. "
+        f"{describe.short_detail(f)}"[:DESCRIPTION_MAX],
+        "Severity": {"Label": label, "Original": compliance.severity(f.resource_type)},
+        "Remediation": {"Recommendation": {"Text": text.remediation, "Url": text.url}},
+        "Compliance": {
+            "Status": COMPLIANCE_STATUS[f.status],
+            "RelatedRequirements": requirements,
+        },
+        "Workflow": {"Status": WORKFLOW[f.status]},
+        "ProductFields": {"imdsguard/status": f.status, "imdsguard/reason": f.reason},
+        "Resources": [
+            {
+                "Type": f.resource_type,
+                "Id": describe.resource_arn(f, partition),
+                "Partition": partition,
+                "Region": f.scope.region,
+                "Details": details(f),
+            }
+        ],
+    }
+    return doc
+
+
+def scope_error_asff(
+    result: ScanResult, s: ScopeOutcome, home_region: str, partition: str = "aws"
+) -> dict[str, JSONValue]:
+    """NOT_AVAILABLE: Security Hub's own status for a check that could not run."""
+    region = home_region if s.region == ALL_REGIONS else s.region
+    doc = _base(result, describe.scope_uid(s), s.account_id, region, partition)
+    doc |= {
+        "GeneratorId": "imdsguard/scope",
+        "Title": describe.SCOPE_ERROR_TITLE,
+        "Description": f"{describe.scope_label(s)}: {s.error}"[:DESCRIPTION_MAX],
+        "Severity": {"Label": "MEDIUM"},
+        "Remediation": {"Recommendation": {"Text": describe.SCOPE_ERROR_REMEDIATION}},
+        "Compliance": {"Status": "NOT_AVAILABLE"},
+        "Workflow": {"Status": "NEW"},
+        "Resources": [
+            {"Type": "AwsAccount", "Id": f"AWS::::Account:{s.account_id}", "Region": region}
+        ],
+    }
+    return doc
+
+
+def findings(result: ScanResult, home_region: str = "us-east-1") -> list[dict[str, JSONValue]]:
+    """``home_region`` receives the findings of scopes that have no Region (account errors)."""
+    found = [finding_asff(result, f) for f in result.findings]
+    return found + [scope_error_asff(result, s, home_region) for s in result.scope_errors]
+
+
+def format(result: ScanResult) -> str:
+    return json.dumps(findings(result), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,53 @@
+"""CSV (RFC 4180): one row per finding, plus one ERROR row per scope that could not be read."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from imdsguard import compliance
+from imdsguard.model import ScanResult
+from imdsguard.report import describe
+
+COLUMNS = (
+    "account_id",
+    "region",
+    "resource_type",
+    "resource_id",
+    "name",
+    "status",
+    "reason",
+    "severity",
+    "compliance",
+    "detail",
+    "evidence",
+)
+
+
+def format(result: ScanResult) -> str:
+    buffer = io.StringIO()
+    # RFC 4180: CRLF line ends, quotes doubled, fields with , " or newlines quoted.
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(COLUMNS)
+    for f in result.findings:
+        controls = compliance.controls_in(f.resource_type, result.framework)
+        writer.writerow(
+            (
+                f.scope.account_id,
+                f.scope.region,
+                f.resource_type,
+                f.resource_id,
+                f.name or "",
+                f.status,
+                f.reason,
+                compliance.severity(f.resource_type),
+                "; ".join(ctl.requirement for ctl in controls),
+                describe.short_detail(f),
+                json.dumps(f.resource.evidence(), sort_keys=True),
+            )
+        )
+    # An unreadable scope must not look clean in a spreadsheet either.
+    for s in result.scope_errors:
+        writer.writerow((s.account_id, s.region, "", "", "", "ERROR", s.error, "", "", "", ""))
+    return buffer.getvalue()

@@ -1,0 +1,31 @@
+"""The launch-template rule (FSBP EC2.170): the default version, and every version a group uses."""
+
+from __future__ import annotations
+
+from imdsguard.kinds import LaunchTemplate
+from imdsguard.model import Finding, Scope
+from imdsguard.options import EvaluationOptions
+from imdsguard.rules import launches_imdsv1, rule
+
+
+@rule(LaunchTemplate)
+def evaluate_launch_template(
+    scope: Scope, template: LaunchTemplate, options: EvaluationOptions
+) -> Finding:
+    """Each version is judged on its own. Prowler passes a template when ANY version
+    requires tokens; that hides an optional default, which is what `$Default` launches."""
+    default = template.version(template.default_version)
+    if default is None:
+        # Fail closed: the version every default launch uses could not be read.
+        return Finding(scope, template, "FAIL", "default-version-unreadable")
+    if launches_imdsv1(default.metadata, options):
+        return Finding(scope, template, "FAIL", "default-version-tokens-optional")
+    used = [v for v in template.versions if v.used_by and launches_imdsv1(v.metadata, options)]
+    if used:
+        # The evidence lists each version with the groups that launch it.
+        return Finding(scope, template, "FAIL", "group-version-tokens-optional")
+    latest = template.version(template.latest_version)
+    if latest is None or launches_imdsv1(latest.metadata, options):
+        # Only launches that ask for $Latest explicitly get it: worth knowing, not a FAIL.
+        return Finding(scope, template, "INFO", "latest-version-tokens-optional")
+    return Finding(scope, template, "PASS", "tokens-required")

@@ -1,0 +1,112 @@
+"""One fixed scan result for every report test: fixed ids and times, every status and kind."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from imdsguard.kinds import (
+    AccountImdsDefaults,
+    AutoScalingGroup,
+    Image,
+    LaunchConfiguration,
+    LaunchSource,
+    LaunchTemplate,
+    TemplateVersion,
+)
+from imdsguard.model import (
+    ALL_REGIONS,
+    Finding,
+    Instance,
+    MetadataOptions,
+    Resource,
+    ScanResult,
+    Scope,
+    ScopeOutcome,
+)
+from imdsguard.options import EvaluationOptions
+from imdsguard.rules import evaluate
+
+GENERATED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+A = "111111111111"
+B = "222222222222"
+C = "333333333333"
+
+
+def instance(iid: str, tokens: str, name: str | None = None, **kw: object) -> Instance:
+    return Instance(
+        instance_id=iid,
+        instance_state=str(kw.get("state", "running")),
+        metadata=MetadataOptions(http_tokens=tokens, hop_limit=int(str(kw.get("hops", 1)))),
+        name=name,
+        iam_instance_profile=kw.get("role"),  # type: ignore[arg-type]
+        launch_time=datetime(2025, 6, 1, 12, 0, tzinfo=UTC),
+        image_id="ami-0123456789abcdef0",
+        instance_type="t3.micro",
+    )
+
+
+def launch_template() -> LaunchTemplate:
+    """Default v1 allows IMDSv1; v2 (latest) requires tokens; v1 is what web-asg launches."""
+    optional, required = MetadataOptions(), MetadataOptions(http_tokens="required")
+    return LaunchTemplate(
+        template_id="lt-0aaa0000000000001",
+        name="web-<lt>",
+        default_version=1,
+        latest_version=2,
+        versions=(
+            TemplateVersion(1, optional, metadata_specified=False, used_by=("web-asg",)),
+            TemplateVersion(2, required, metadata_specified=True),
+        ),
+    )
+
+
+def judged(scope: Scope, resource: Resource, strict: bool = False) -> Finding:
+    """The real pure rule decides every sample verdict, so golden files show true output."""
+    finding = evaluate(scope, resource, EvaluationOptions(strict_amis=strict))
+    assert finding is not None
+    return finding
+
+
+def sample_result() -> ScanResult:
+    a_eu, a_us, b_eu = Scope(A, "eu-west-1"), Scope(A, "us-east-1"), Scope(B, "eu-west-1")
+    role = f"arn:aws:iam::{A}:instance-profile/web"
+    findings = (
+        judged(a_eu, instance("i-0aaa00000000000a1", "required", "web", role=role)),
+        # Names with commas, quotes, newlines and markup test every escaping path.
+        judged(a_eu, instance("i-0aaa00000000000a2", "optional", 'legacy, "v1"\nbatch')),
+        judged(a_eu, launch_template()),
+        judged(
+            a_us,
+            instance("i-0aaa00000000000b1", "optional", "stopped-box", state="stopped", hops=2),
+        ),
+        judged(
+            a_us,
+            LaunchConfiguration("old-lc", MetadataOptions(), False, used_by=("old-asg",)),
+        ),
+        judged(
+            a_us,
+            AutoScalingGroup(
+                "old-asg",
+                (
+                    LaunchSource(
+                        "launch-configuration",
+                        "old-lc",
+                        "LaunchConfigurationName",
+                        http_tokens="optional",
+                        http_endpoint="enabled",
+                    ),
+                ),
+            ),
+        ),
+        judged(a_us, Image("ami-0123456789abcdef0", "golden", None)),
+        judged(a_us, AccountImdsDefaults("us-east-1", managed_by="account")),
+        judged(b_eu, instance("i-0bbb00000000000a1", "required")),
+    )
+    scopes = (
+        ScopeOutcome(A, "eu-west-1", counts={"AwsEc2Instance": 2, "AwsEc2LaunchTemplate": 1}),
+        ScopeOutcome(A, "us-east-1", counts={"AwsEc2Instance": 1}),
+        ScopeOutcome(B, "ap-south-1", error="UnauthorizedOperation on DescribeInstances: denied"),
+        ScopeOutcome(B, "eu-west-1", counts={"AwsEc2Instance": 1}),
+        ScopeOutcome(C, ALL_REGIONS, error="AccessDenied on AssumeRole: not authorized"),
+    )
+    return ScanResult("0.1.0", GENERATED_AT, scopes, findings)

@@ -1,0 +1,107 @@
+"""The report options of `scan`: --format, --output, --output-dir, --compliance."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from imdsguard.aws.session import SessionFactory
+from imdsguard.commands.common import REPORT_FORMATS
+from imdsguard.compliance import FRAMEWORKS
+from imdsguard.demo.fleet import Group
+from imdsguard.report import EXTENSIONS, FORMATS
+from tests.conftest import CliResult, seed
+
+Cli = Callable[..., CliResult]
+
+
+def test_cli_offers_exactly_the_registered_formats() -> None:
+    assert set(REPORT_FORMATS) == set(FORMATS) == set(EXTENSIONS)
+
+
+def scan(cli: Cli, url: str, *extra: str) -> CliResult:
+    """Instances only, so the counts below do not depend on the other kinds' defaults."""
+    return cli(
+        "scan", "--endpoint-url", url, "--regions", "eu-west-1", "--quiet",
+        "--resources", "instances", *extra,
+    )  # fmt: skip
+
+
+def test_output_dir_writes_every_format(
+    cli: Cli, factory: SessionFactory, moto_url: str, tmp_path: Path
+) -> None:
+    seed(factory, "eu-west-1", Group("legacy", 2), Group("web", 1, tokens="required"))
+    result = scan(cli, moto_url, "--output-dir", str(tmp_path / "out"))
+    assert result.code == 1
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == sorted(f"imdsguard.{ext}" for ext in EXTENSIONS.values())
+    doc = json.loads((tmp_path / "out" / "imdsguard.json").read_text())
+    assert doc["summary"]["fail"] == 2
+    assert result.out == ""
+    assert "imdsguard.junit.xml" in result.err
+
+
+def test_repeated_format_prints_each_once_in_order(
+    cli: Cli, factory: SessionFactory, moto_url: str
+) -> None:
+    seed(factory, "eu-west-1", Group("legacy", 1))
+    result = scan(cli, moto_url, "--format", "csv", "--format", "ocsf", "--format", "csv")
+    lines = result.out.splitlines()
+    assert lines[0].startswith("account_id,region,")
+    assert json.loads(lines[-1])["class_uid"] == 2003
+    assert sum(line.startswith("account_id,") for line in lines) == 1
+
+
+def test_output_dir_with_chosen_formats(
+    cli: Cli, factory: SessionFactory, moto_url: str, tmp_path: Path
+) -> None:
+    seed(factory, "eu-west-1", Group("legacy", 1))
+    scan(cli, moto_url, "--output-dir", str(tmp_path), "--format", "junit", "--format", "html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imdsguard.html", "imdsguard.junit.xml"]
+
+
+def test_output_takes_one_format(cli: Cli, moto_url: str, tmp_path: Path) -> None:
+    result = scan(
+        cli, moto_url, "--output", str(tmp_path / "x"), "--format", "csv", "--format", "json"
+    )
+    assert result.code == 2
+    assert "--output-dir" in result.err
+
+
+def test_output_and_output_dir_exclude_each_other(cli: Cli, tmp_path: Path) -> None:
+    run = cli("scan", "--output", str(tmp_path / "x"), "--output-dir", str(tmp_path))
+    assert run.code == 2
+    assert "not allowed with argument" in run.err
+
+
+def test_compliance_filters_and_titles_the_report(
+    cli: Cli, factory: SessionFactory, moto_url: str
+) -> None:
+    seed(factory, "eu-west-1", Group("legacy", 1))
+    result = scan(cli, moto_url, "--compliance", "cis-3.0", "--format", "json")
+    doc = result.json()
+    assert doc["framework"] == "cis-3.0"
+    assert "CIS AWS Foundations Benchmark v3.0.0" in str(doc["title"])
+    findings = doc["findings"]
+    assert isinstance(findings, list)
+    assert [c["control"] for c in findings[0]["compliance"]] == ["5.6"]
+
+
+def test_unknown_compliance_framework_is_a_usage_error(cli: Cli) -> None:
+    run = cli("scan", "--compliance", "cis-9.9")
+    assert run.code == 2
+    assert "cis-5.0" in run.err
+
+
+def test_every_framework_id_is_accepted_by_the_cli(cli: Cli, moto_url: str) -> None:
+    for framework in FRAMEWORKS:
+        assert scan(cli, moto_url, "--compliance", framework, "--format", "csv").code == 0
+
+
+def test_unusable_output_dir_fails_before_scanning(cli: Cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = cli("scan", "--endpoint-url", "http://127.0.0.1:9", "--output-dir", str(blocker))
+    assert result.code == 2
+    assert "cannot create" in result.err

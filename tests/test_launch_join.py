@@ -1,0 +1,112 @@
+"""Pure join of groups, template versions and launch configurations (no AWS)."""
+
+from __future__ import annotations
+
+from imdsguard.kinds import AutoScalingGroup, LaunchConfiguration, LaunchTemplate
+from imdsguard.launch import (
+    AUTO_SCALING_GROUPS,
+    LAUNCH_CONFIGURATIONS,
+    LAUNCH_KINDS,
+    LAUNCH_TEMPLATES,
+    GroupRecord,
+    LaunchInventory,
+    TemplateRef,
+    TemplateSummary,
+    VersionRecord,
+    build_resources,
+    versions_to_read,
+)
+from imdsguard.model import MetadataOptions
+
+WEB = TemplateSummary("lt-web", "web", default_version=1, latest_version=3)
+API = TemplateSummary("lt-api", "api", default_version=2, latest_version=2)
+
+
+def record(template_id: str, number: int, tokens: str) -> VersionRecord:
+    return VersionRecord(template_id, number, MetadataOptions(http_tokens=tokens), True)
+
+
+GROUPS = (
+    GroupRecord("pinned", None, (TemplateRef("LaunchTemplate", "2", template_id="lt-web"),)),
+    GroupRecord("by-name", None, (TemplateRef("LaunchTemplate", "$Latest", template_name="web"),)),
+    GroupRecord(
+        "mixed",
+        None,
+        (
+            TemplateRef("MixedInstancesPolicy", "$Default", template_id="lt-api"),
+            TemplateRef("MixedInstancesPolicy.Overrides", "$Default", template_id="lt-web"),
+        ),
+    ),
+    GroupRecord("legacy", "old-lc", ()),
+    GroupRecord(
+        "orphan", None, (TemplateRef("LaunchTemplate", "$Default", template_id="lt-gone"),)
+    ),
+)
+INVENTORY = LaunchInventory(
+    templates=(WEB, API),
+    versions=(
+        record("lt-web", 1, "required"),
+        record("lt-web", 2, "optional"),
+        record("lt-web", 3, "required"),
+        record("lt-api", 2, "required"),
+    ),
+    groups=GROUPS,
+    configurations=(LaunchConfiguration("old-lc", MetadataOptions(), False),),
+)
+
+
+def test_versions_to_read_covers_default_latest_and_every_referenced_version() -> None:
+    assert versions_to_read((WEB, API), GROUPS, every_template=True) == {
+        "lt-api": (2,),
+        "lt-web": (1, 2, 3),
+    }
+
+
+def test_versions_to_read_for_groups_only_skips_unreferenced_templates() -> None:
+    unused = TemplateSummary("lt-unused", "unused", 1, 1)
+    groups = GROUPS[:1]
+    assert versions_to_read((WEB, unused), groups, every_template=False) == {"lt-web": (2,)}
+
+
+def test_templates_carry_each_version_with_the_groups_that_launch_it() -> None:
+    templates = {
+        r.template_id: r
+        for r in build_resources(INVENTORY, frozenset({LAUNCH_TEMPLATES}))
+        if isinstance(r, LaunchTemplate)
+    }
+    web = templates["lt-web"]
+    used = {v.number: v.used_by for v in web.versions}
+    # $Latest (by name) resolves to 3; the mixed-instances override's $Default to 1.
+    assert used == {1: ("mixed",), 2: ("pinned",), 3: ("by-name",)}
+    assert templates["lt-api"].version(2) is not None
+
+
+def test_groups_resolve_every_launch_source_and_flag_missing_ones() -> None:
+    groups = {
+        r.name: r
+        for r in build_resources(INVENTORY, frozenset({AUTO_SCALING_GROUPS}))
+        if isinstance(r, AutoScalingGroup)
+    }
+    pinned = groups["pinned"].sources[0]
+    assert (pinned.resolved_version, pinned.http_tokens) == (2, "optional")
+    assert [(s.identifier, s.http_tokens) for s in groups["mixed"].sources] == [
+        ("lt-api", "required"),
+        ("lt-web", "required"),
+    ]
+    assert groups["legacy"].sources[0].kind == "launch-configuration"
+    assert groups["legacy"].sources[0].http_tokens == "optional"
+    orphan = groups["orphan"].sources[0]
+    assert (orphan.identifier, orphan.http_tokens) == ("lt-gone", None)
+
+
+def test_launch_configurations_name_their_groups() -> None:
+    [config] = build_resources(INVENTORY, frozenset({LAUNCH_CONFIGURATIONS}))
+    assert isinstance(config, LaunchConfiguration)
+    assert config.used_by == ("legacy",)
+
+
+def test_only_the_selected_kinds_are_yielded() -> None:
+    kinds = {type(r).__name__ for r in build_resources(INVENTORY, frozenset(LAUNCH_KINDS))}
+    assert kinds == {"LaunchTemplate", "LaunchConfiguration", "AutoScalingGroup"}
+    only = {type(r).__name__ for r in build_resources(INVENTORY, frozenset({LAUNCH_TEMPLATES}))}
+    assert only == {"LaunchTemplate"}

@@ -1,0 +1,70 @@
+"""The table's one-line details for every resource kind (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from imdsguard.kinds import (
+    AccountImdsDefaults,
+    AutoScalingGroup,
+    Image,
+    LaunchConfiguration,
+    LaunchSource,
+    LaunchTemplate,
+    TemplateVersion,
+)
+from imdsguard.model import Finding, Instance, MetadataOptions, Resource, Scope
+from imdsguard.report.details import DETAILS, details
+
+REQUIRED = MetadataOptions(http_tokens="required")
+OPTIONAL = MetadataOptions()
+RESOURCES: list[tuple[Resource, str]] = [
+    (
+        Instance("i-1", "running", REQUIRED, iam_instance_profile="arn:profile"),
+        "running tokens=required hops=1 role",
+    ),
+    (
+        LaunchTemplate(
+            "lt-1",
+            "batch",
+            1,
+            3,
+            (
+                TemplateVersion(1, REQUIRED, True),
+                TemplateVersion(2, OPTIONAL, True, ("batch-asg", "etl-asg")),
+                TemplateVersion(3, REQUIRED, True),
+            ),
+        ),
+        "default v1 required, latest v3 required; v2 optional used by batch-asg,etl-asg",
+    ),
+    (
+        LaunchConfiguration("lc", OPTIONAL, False, ("legacy-asg",)),
+        "http_tokens=optional (not set); used by legacy-asg",
+    ),
+    (
+        AutoScalingGroup(
+            "asg",
+            (
+                LaunchSource("launch-template", "lt-1", "LaunchTemplate", "2", 2, "optional"),
+                LaunchSource("launch-configuration", "gone", "LaunchConfigurationName"),
+            ),
+        ),
+        "lt-1 v2 via LaunchTemplate: optional; gone via LaunchConfigurationName: NOT FOUND",
+    ),
+    (Image("ami-1", "golden", None), "ImdsSupport=unset"),
+    (
+        AccountImdsDefaults("eu-west-1", "required", hop_limit=2, managed_by="declarative-policy"),
+        "tokens=required, hop_limit=2, enforced=unset, "
+        "managed_by=declarative-policy (account cannot change)",
+    ),
+]
+
+
+def test_every_kind_has_details() -> None:
+    assert set(DETAILS) == {type(r).RESOURCE_TYPE for r, _ in RESOURCES}
+
+
+@pytest.mark.parametrize(("resource", "expected"), RESOURCES)
+def test_details_line(resource: Resource, expected: str) -> None:
+    finding = Finding(Scope("123456789012", "eu-west-1"), resource, "FAIL", "x")
+    assert details(finding) == expected

@@ -158,7 +158,7 @@ class Engine:
             return [self._finish(ChangeResult(c, "failed", str(exc))) for c in changes]
         clients = ScopeClients(self.factory, access, scope.region)
         capacity, rate = self.options.capacity, self.options.refill_per_second
-        bucket = TokenBucket(capacity, rate, headroom=min(HEADROOM, capacity / 20))
+        bucket = TokenBucket(capacity, rate, headroom=min(HEADROOM, capacity / 4))
         verifier = Verifier(clients, self.options.verify_timeout)
         ctx = StepContext(clients, bucket, self.journal, self.options, verifier)
         if self.options.check_permissions:

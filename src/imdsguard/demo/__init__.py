@@ -19,11 +19,12 @@ def run_demo(args: argparse.Namespace, scan_command: ScanCommand) -> int:
     with emulator() as url:
         aws = AwsOptions(endpoint_url=url)
         accounts = seed_estate(SessionFactory(aws))
+        command = "plan --container-hop-limit" if getattr(args, "plan", False) else "scan"
         print(
             f"imdsguard demo: emulator at {url}; seeded accounts {', '.join(accounts)} "
             f"in {', '.join(DEMO_REGIONS)}.\n"
-            f"Equivalent real command: imdsguard scan --organization --role-name {DEMO_ROLE} "
-            f"--regions {','.join(DEMO_REGIONS)}",
+            f"Equivalent real command: imdsguard {command} --organization "
+            f"--role-name {DEMO_ROLE} --regions {','.join(DEMO_REGIONS)}",
             file=sys.stderr,
         )
         scopes = ScopeOptions(regions=DEMO_REGIONS, organization=True, role_name=DEMO_ROLE)

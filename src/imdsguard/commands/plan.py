@@ -33,7 +33,8 @@ def make_plan(
         raise UsageError(f"unknown Region name(s): {', '.join(unknown)}")
     factory.identity()  # fail fast, in one line, on missing or rejected credentials
     with progress_sink(enabled=not quiet) as progress:
-        scan = run_scan(factory, scopes, EvaluationOptions(), progress=progress)
+        evaluation = EvaluationOptions(strict_amis=options.strict_amis)
+        scan = run_scan(factory, scopes, evaluation, options.resources, progress=progress)
     found = evidence.gather(factory, scan, scopes, options)
     return factory, build_plan(scan, found, options, role_name=scopes.role_name)
 

@@ -138,9 +138,10 @@ def plan_defaults(finding: Finding, scan: ScanResult, options: PlanOptions) -> L
     if not (after or wants_enforce):
         return out
     if not current.account_can_change:
+        message = current.managed_exception_message or "no message"
         detail: dict[str, JSONValue] = {
             "managed_by": current.managed_by,
-            "message": current.managed_exception_message,
+            "why": f"this account cannot change them ({message})",
             "action": "an AWS Organizations declarative policy sets these defaults: change it",
         }
         out.held.append(Hold(DEFAULTS_KIND, scope, rid, "declarative-policy", None, detail))

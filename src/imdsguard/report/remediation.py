@@ -26,10 +26,7 @@ def _detail(detail: dict[str, JSONValue]) -> str:
         return f"{detail['imdsv1_calls']:g} IMDSv1 calls, last seen {detail['last_seen']}"
     if detail.get("usage") == "unknown":
         return str(detail.get("error") or "no data")
-    for key in ("action", "why", "rule"):
-        if detail.get(key):
-            return str(detail[key])
-    return ""
+    return "; ".join(str(detail[k]) for k in ("why", "action", "rule") if detail.get(k))
 
 
 def _what(c: Change) -> str:

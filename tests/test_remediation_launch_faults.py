@@ -12,7 +12,15 @@ from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
 from imdsguard.demo.launch_fleet import create_template
 from tests.conftest import CliResult, own, seed
-from tests.faultproxy import Fault, FaultProxy, ProxyRequest, Reply, rate_limit, throttle
+from tests.faultproxy import (
+    Fault,
+    FaultProxy,
+    ProxyRequest,
+    Reply,
+    answer_dry_runs,
+    rate_limit,
+    throttle,
+)
 from tests.remediation_helpers import journal_records
 from tests.test_remediation_launch_e2e import defaults, template
 
@@ -181,3 +189,35 @@ def test_declarative_policy_region_is_held_and_never_written(
     assert "declarative-policy" in result.out
     assert proxy.calls[(MODIFY_DEFAULTS, REGION)] == 0
     assert not [r for r in journal_records(journal) if r["type"] == "intent"]
+
+
+def test_check_permissions_probes_each_kind_once_without_writing(
+    factory: SessionFactory, proxy: FaultProxy, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    ec2 = factory.ec2(own(factory), REGION)
+    ids = [create_template(ec2, f"app-{n}", "optional") for n in range(2)]
+    proxy.rules.append(answer_dry_runs(denied_regions=frozenset({"us-east-1"})))
+    create_template(factory.ec2(own(factory), "us-east-1"), "denied-lt", "optional")
+    result = cli(
+        "apply",
+        "--yes",
+        "--check-permissions",
+        "--endpoint-url",
+        proxy.url,
+        "--regions",
+        f"{REGION},us-east-1",
+        "--resources",
+        "launch-templates,account-defaults",
+        "--journal",
+        str(tmp_path / "j.jsonl"),
+    )
+    assert result.code == 3  # us-east-1 refused the probe
+    assert "permission check failed" in result.out
+    # One DryRun per kind per scope, answered by the proxy: none reached the emulator.
+    assert proxy.faults[(SET_DEFAULT, REGION)] == 1
+    assert proxy.faults[(MODIFY_DEFAULTS, REGION)] == 1
+    assert not [r for r in proxy.forwarded if r.param("DryRun") == "true"]
+    assert all(template(ec2, t) == (2, 2) for t in ids)
+    assert defaults(ec2)["HttpTokens"] == "required"
+    assert proxy.calls[(CREATE, "us-east-1")] == 0
+    assert "HttpTokens" not in defaults(factory.ec2(own(factory), "us-east-1"))

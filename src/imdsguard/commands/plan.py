@@ -77,8 +77,10 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "plan",
         help="plan the IMDSv2 change: what changes, what is held back (read-only)",
-        description="Scan, read each candidate's MetadataNoToken usage, and plan which "
-        "instances to switch to IMDSv2. Read-only.",
+        description="Scan, read each candidate instance's MetadataNoToken usage, and plan "
+        "which instances, launch templates, account defaults and (with --amis) AMIs to "
+        "switch to IMDSv2, and which launch configurations and groups need a migration. "
+        "Read-only.",
         epilog=REMEDIATION_EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
-from imdsguard.changes import Change, Hold
+from imdsguard.changes import Change, Hold, Plan
 from imdsguard.kinds import (
     AccountImdsDefaults,
     AutoScalingGroup,
@@ -245,3 +246,23 @@ def test_launch_configuration_migrations(used_by: tuple[str, ...], expected: str
     passing = LaunchConfiguration("new-lc", REQUIRED, True, ("c",))
     [migration] = plan_launch(judged(config, passing), PlanOptions(), NOW).migrations
     assert (migration.reason, migration.detail["action"]) == ("migration", expected)
+
+
+def test_plan_file_round_trips_state_and_migrations_and_reads_schema_1_0() -> None:
+    from imdsguard.planfile import plan_from_json, plan_json
+
+    template = lt("web", 1, (OPTIONAL, ()))
+    config = LaunchConfiguration("old-lc", OPTIONAL, False, ("a",))
+    scan = judged(template, UNSET, config)
+    launch = plan_launch(scan, PlanOptions(), NOW)
+    plan = Plan(NOW, 14, tuple(launch.changes), migrations=tuple(launch.migrations))
+    doc = plan_json(plan)
+    assert doc["schema_version"] == "1.1"
+    assert plan_from_json(json.loads(json.dumps(doc))) == plan
+    # A 1.0 file (issue 3's instance plans): no state, no migrations.
+    old = {k: v for k, v in doc.items() if k != "migrations"}
+    old["schema_version"] = "1.0"
+    old["changes"] = [{k: v for k, v in c.items() if k != "state"} for c in doc["changes"]]  # type: ignore[union-attr]
+    loaded = plan_from_json(old)
+    assert loaded.migrations == ()
+    assert [c.state for c in loaded.changes] == [{}, {}]

@@ -62,18 +62,19 @@ def _why(c: Change) -> str:
 
 def _per_scope(plan: Plan) -> Table:
     table = Table(title="Per account and Region", title_justify="left")
-    for column in ("Account", "Region", "To change", "Held", "Exempt", "Error"):
+    for column in ("Account", "Region", "To change", "Held", "Exempt", "Migrate", "Error"):
         table.add_column(column, overflow="fold")
     counts: dict[Scope, Counter[str]] = {}
     for change in plan.changes:
         counts.setdefault(change.scope, Counter())["change"] += 1
-    for hold in plan.held + plan.exempt:
-        column = "exempt" if hold.reason == "exempt" else "held"
+    for hold in plan.held + plan.exempt + plan.migrations:
+        column = hold.reason if hold.reason in ("exempt", "migration") else "held"
         counts.setdefault(hold.scope, Counter())[column] += 1
     errors = dict(plan.scope_errors)
     for scope in sorted(set(counts) | set(errors)):
         c = counts.get(scope, Counter())
-        row = (str(c["change"]), str(c["held"]), str(c["exempt"]), errors.get(scope, ""))
+        numbers = (str(c[k]) for k in ("change", "held", "exempt", "migration"))
+        row = (*numbers, errors.get(scope, ""))
         table.add_row(scope.account_id, scope.region, *row)
     return table
 

@@ -10,6 +10,7 @@ import pytest
 
 from imdsguard.aws.session import SessionFactory
 from tests.conftest import CliResult, own
+from tests.faultproxy import FaultProxy, ProxyRequest, answer_dry_runs
 from tests.test_remediation_launch_e2e import images
 
 REGION = "eu-west-1"
@@ -90,4 +91,39 @@ def test_amis_are_not_planned_without_the_flag_and_rollback_leaves_them(
     rolled = cli("rollback", str(journal), "--endpoint-url", moto_url)
     assert rolled.code == 0
     assert "AMIs: 1 had ImdsSupport set to v2.0; AWS cannot undo that" in rolled.out
+    assert images(factory.ec2(own(factory), REGION)) == {"golden-2019": "v2.0"}
+
+
+def test_permission_probe_never_sends_imds_support(
+    factory: SessionFactory, proxy: FaultProxy, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    factory.ec2(own(factory), REGION).register_image(Name="golden-2019", Description="gold")
+    probes: list[ProxyRequest] = []
+
+    def record(req: ProxyRequest) -> None:
+        if req.param("DryRun") == "true":
+            probes.append(req)
+
+    proxy.rules += [record, answer_dry_runs()]
+    result = cli(
+        "apply",
+        "--yes",
+        "--amis",
+        "--yes-irreversible",
+        "--check-permissions",
+        "--endpoint-url",
+        proxy.url,
+        "--regions",
+        REGION,
+        "--resources",
+        "amis",
+        "--journal",
+        str(tmp_path / "j.jsonl"),
+    )
+    assert result.code == 0, result.out + result.err
+    [probe] = probes  # answered by the proxy; an emulator would have executed it
+    assert (probe.action, probe.param("ImdsSupport.Value")) == ("ModifyImageAttribute", None)
+    assert probe.param("Description.Value") == "gold"  # re-sets what is there
+    writes = [r for r in proxy.forwarded if r.action == "ModifyImageAttribute"]
+    assert [w.param("ImdsSupport.Value") for w in writes] == ["v2.0"]  # the one real write
     assert images(factory.ec2(own(factory), REGION)) == {"golden-2019": "v2.0"}

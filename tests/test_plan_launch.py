@@ -209,7 +209,7 @@ def source(kind: str, ident: str, requested: str | None, tokens: str | None) -> 
         ((source("launch-template", "lt-1", "$Default", "optional"),), None),
         ((source("launch-template", "lt-1", "$Latest", "optional"),), None),
         ((source("launch-template", "lt-1", "1", "optional"),), "launches lt-1 version 1"),
-        ((source("launch-template", "lt-9", "$Default", "optional"),), "launches lt-9"),
+        ((source("launch-template", "lt-9", "$Default", "optional"),), "lt-9 $Default (version"),
         ((source("launch-configuration", "old-lc", None, "optional"),), "from launch config"),
         (
             (source("launch-template", "lt-x", "$Default", None),),

@@ -42,8 +42,14 @@ def _source_action(source: LaunchSource, changed_templates: frozenset[str]) -> s
             f"move the group from launch configuration {source.identifier} to a launch "
             "template with HttpTokens=required"
         )
-    if source.requested_version in FIXED_BY_PLAN and source.identifier in changed_templates:
-        return None
+    if source.requested_version in FIXED_BY_PLAN:
+        if source.identifier in changed_templates:
+            return None
+        return (
+            f"launches {source.identifier} {source.requested_version} (version "
+            f"{source.resolved_version}), which allows IMDSv1: its {source.requested_version} "
+            "must require tokens (imdsguard fixes $Default when launch-templates are selected)"
+        )
     return (
         f"launches {source.identifier} version {source.resolved_version} "
         f"(asked as {source.requested_version}, {source.via}), which allows IMDSv1: "

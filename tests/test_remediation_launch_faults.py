@@ -221,3 +221,26 @@ def test_check_permissions_probes_each_kind_once_without_writing(
     assert defaults(ec2)["HttpTokens"] == "required"
     assert proxy.calls[(CREATE, "us-east-1")] == 0
     assert "HttpTokens" not in defaults(factory.ec2(own(factory), "us-east-1"))
+
+
+def test_changes_made_by_others_are_drift_never_overwritten(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    ec2 = factory.ec2(own(factory), REGION)
+    template_id = create_template(ec2, "app-lt", "optional", "optional")
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    common = ("--endpoint-url", moto_url, "--regions", REGION)
+    kinds = ("--resources", "launch-templates,account-defaults")
+    assert cli("plan", *common, *kinds, "--output", str(plan)).code == 0
+    ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion="2")
+
+    applied = cli("apply", str(plan), *common, "--journal", str(journal))
+    assert applied.code == 1
+    assert "default version changed since the plan: 1->2" in applied.out
+    assert template(ec2, template_id) == (2, 2)  # no version created
+
+    ec2.modify_instance_metadata_defaults(HttpTokens="optional")  # someone, after us
+    rolled = cli("rollback", str(journal), "--endpoint-url", moto_url)
+    assert rolled.code == 1
+    assert "changed since apply; left alone" in rolled.out
+    assert defaults(ec2)["HttpTokens"] == "optional"

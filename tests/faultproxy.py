@@ -52,7 +52,16 @@ def html_500() -> Fault:
     return Fault(500, "", raw=page)
 
 
-Rule = Callable[[ProxyRequest], Fault | None]
+@dataclass(frozen=True)
+class Reply:
+    """A canned success answer, for replies the emulator cannot produce."""
+
+    body: str
+    status: int = 200
+    content_type: str = "text/xml"
+
+
+Rule = Callable[[ProxyRequest], Fault | Reply | None]
 # Rewrites a forwarded response body (for states moto never produces).
 Rewrite = Callable[[ProxyRequest, bytes], bytes]
 
@@ -238,6 +247,8 @@ class FaultProxy:
             self.calls[key] += 1
         for rule in list(self.rules):
             fault = rule(req)
+            if isinstance(fault, Reply):
+                return fault.status, {"Content-Type": fault.content_type}, fault.body.encode()
             if fault is not None:
                 with self._lock:
                     self.faults[key] += 1

@@ -50,7 +50,7 @@ def test_races_between_plan_and_apply_are_skipped_or_drifted(
         factory, region, Group("app", 5, imdsv1_calls=0)
     )
     plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
-    common = ("--endpoint-url", proxy.url, "--regions", region)
+    common = ("--endpoint-url", proxy.url, "--regions", region, "--resources", "instances")
     assert cli("plan", *common, "--output", str(plan)).code == 0
     _set(factory, region, drift, "optional", 3)
     _set(factory, region, compliant, "required", 1)
@@ -88,6 +88,8 @@ def test_throttling_never_fails_a_change_and_nothing_is_applied_twice(
     result = cli(
         "apply",
         "--yes",
+        "--resources",
+        "instances",
         "--endpoint-url",
         proxy.url,
         "--regions",
@@ -114,6 +116,8 @@ def test_denied_region_exits_3_and_the_other_regions_are_done(
     result = cli(
         "apply",
         "--yes",
+        "--resources",
+        "instances",
         "--endpoint-url",
         proxy.url,
         "--regions",
@@ -146,6 +150,8 @@ def test_check_permissions_dry_runs_once_per_scope_and_skips_denied_scopes(
     result = cli(
         "apply",
         "--yes",
+        "--resources",
+        "instances",
         "--check-permissions",
         "--endpoint-url",
         proxy.url,
@@ -176,7 +182,10 @@ def test_permission_probe_on_a_vanished_instance_tries_the_next_one(
 ) -> None:
     ids = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
     plan = tmp_path / "plan.json"
-    assert cli("plan", "--endpoint-url", proxy.url, "--output", str(plan)).code == 0
+    planned = cli(
+        "plan", "--endpoint-url", proxy.url, "--resources", "instances", "--output", str(plan)
+    )
+    assert planned.code == 0
     gone = json.loads(plan.read_text())["changes"][0]["resource_id"]  # the first probe
     rest = [i for i in ids if i != gone]
     proxy.rules += [not_found(frozenset({gone})), answer_dry_runs()]

@@ -68,7 +68,17 @@ def fleet(factory: SessionFactory) -> list[str]:
 
 
 def _plan(cli: Callable[..., CliResult], proxy: FaultProxy, path: Path) -> None:
-    result = cli("plan", "--endpoint-url", proxy.url, "--regions", REGION, "--output", str(path))
+    result = cli(
+        "plan",
+        "--endpoint-url",
+        proxy.url,
+        "--regions",
+        REGION,
+        "--resources",
+        "instances",
+        "--output",
+        str(path),
+    )
     assert result.code == 0, result.err
 
 

@@ -34,6 +34,8 @@ def test_config_file_exempts_by_tag_and_id_and_flags_add_to_it(
         moto_url,
         "--regions",
         REGION,
+        "--resources",
+        "instances",
         "--config",
         str(config),
         "--exclude-tag",
@@ -53,9 +55,19 @@ def test_plan_file_round_trips_and_stdout_form(
     factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult]
 ) -> None:
     seed(factory, REGION, Group("a", 2, imdsv1_calls=5))
-    result = cli("plan", "--endpoint-url", moto_url, "--regions", REGION, "--output", "-")
+    result = cli(
+        "plan",
+        "--endpoint-url",
+        moto_url,
+        "--regions",
+        REGION,
+        "--resources",
+        "instances",
+        "--output",
+        "-",
+    )
     doc = json.loads(result.out)
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "1.1"
     assert doc["kind"] == "imdsguard-plan"
     assert [h["reason"] for h in doc["held"]] == ["imdsv1-in-use"] * 2
     assert "2 held" in result.err
@@ -139,6 +151,8 @@ def test_apply_without_plan_or_yes_asks_on_a_terminal(
         moto_url,
         "--regions",
         REGION,
+        "--resources",
+        "instances",
         "--journal",
         str(tmp_path / "j.jsonl"),
     )
@@ -153,7 +167,9 @@ def test_demo_plan_holds_legacy_billing_and_batch_and_raises_eks_hops(
 ) -> None:
     result = cli("demo", "--plan")
     assert result.code == 1  # held instances
-    assert "Plan: 24 to change, 12 held, 0 exempt, 0 scope errors" in result.out
+    # 24 instances, web-lt in both accounts' us-east-1, the account defaults of 5 Regions;
+    # batch-lt's pinned version is held; legacy-lc and two groups per account to migrate.
+    assert "Plan: 31 to change, 14 held, 0 exempt, 6 migrations, 0 scope errors" in result.out
     held_rows = [line for line in result.out.splitlines() if "legacy-billing" in line]
     assert len(held_rows) == 6
     assert all("imdsv1-in-use" in row for row in held_rows)

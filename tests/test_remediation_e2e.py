@@ -35,7 +35,7 @@ def test_plan_apply_fixes_exactly_the_clean_candidates(
     ids = seed_mixed_fleet(factory)
     original = options_of(factory, REGION)
     plan_path, journal = tmp_path / "plan.json", tmp_path / "run.jsonl"
-    common = ("--endpoint-url", moto_url, "--regions", REGION)
+    common = ("--endpoint-url", moto_url, "--regions", REGION, "--resources", "instances")
 
     planned = cli(
         "plan",
@@ -76,7 +76,7 @@ def test_plan_apply_fixes_exactly_the_clean_candidates(
     for iid in untouched + ids["gone"]:
         assert after[iid] == original[iid], iid
 
-    rescan = cli("scan", *common, "--resources", "instances", "--format", "json")
+    rescan = cli("scan", *common, "--format", "json")
     findings = json.loads(rescan.out)["findings"]
     failing = {f["resource_id"] for f in findings if f["status"] == "FAIL"}
     assert failing == set(ids["legacy"] + ids["stopped"] + ids["frozen"])
@@ -95,7 +95,7 @@ def test_rollback_restores_every_field_and_is_idempotent(
     ids = seed_mixed_fleet(factory)
     original = options_of(factory, REGION)
     journal = tmp_path / "run.jsonl"
-    common = ("--endpoint-url", moto_url, "--regions", REGION)
+    common = ("--endpoint-url", moto_url, "--regions", REGION, "--resources", "instances")
     applied = cli(
         "apply",
         "--yes",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from imdsguard.appliers import steps_for
 from imdsguard.aws.session import SessionFactory
 from imdsguard.changes import Change, ChangeResult, Plan, RunResult, same_settings, settings_json
 from imdsguard.engine import Engine, StepContext
@@ -19,6 +20,10 @@ FINAL = frozenset({"applied", "skipped", "drifted"})
 
 
 def apply_step(ctx: StepContext, change: Change, prior_intents: frozenset[str]) -> ChangeResult:
+    own = steps_for(change.kind)
+    if own is not None:  # launch templates, account defaults, AMIs
+        result: ChangeResult = own.apply(ctx, change, change.key in prior_intents)
+        return result
     observed = ctx.read(change)
     current = observed.options
     if current is None:
@@ -87,5 +92,5 @@ def run_apply(
     return RunResult(
         results=tuple(done + results),
         scope_errors=plan.scope_errors + tuple(engine.scope_errors),
-        held=plan.held,
+        held=plan.held + plan.migrations,
     )

@@ -16,11 +16,24 @@ from imdsguard.model import (
     Scope,
 )
 
-# The resource kind of an EC2 instance change; each kind has one applier (imdsguard.appliers).
+# The resource kinds a change can have; each kind has one applier (imdsguard.appliers).
 INSTANCE_KIND = "instance"
+TEMPLATE_KIND = "launch-template"
+DEFAULTS_KIND = "account-defaults"
+IMAGE_KIND = "image"
 
 UsageStatus = Literal["in-use", "clean", "unknown"]
-HoldReason = Literal["imdsv1-in-use", "usage-unknown", "exempt"]
+HoldReason = Literal[
+    "imdsv1-in-use",
+    "usage-unknown",
+    "exempt",
+    "pinned-version",  # a group pins a template version that allows IMDSv1
+    "unreadable",  # fail closed: what we would change could not be read
+    "declarative-policy",  # account defaults an Organizations policy owns
+    "enforce-not-ready",  # --enforce, but instances of the Region still fail
+    "irreversible",  # AMI ImdsSupport: only with --amis and a confirmation
+    "migration",  # launch configurations and groups: a migration, not a change
+]
 Outcome = Literal["applied", "skipped", "drifted", "failed", "denied"]
 RollbackOutcome = Literal["restored", "skipped", "drifted", "failed", "denied"]
 
@@ -87,6 +100,9 @@ class Change:
     after: MetadataOptions
     name: str | None = None
     evidence: Mapping[str, JSONValue] = field(default_factory=dict)
+    # Kind-specific facts apply and rollback need beyond the settings: for a template the
+    # old default version, for account defaults the fields that were unset (see appliers).
+    state: Mapping[str, JSONValue] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -118,11 +134,13 @@ class Plan:
     # Scopes the scan or the evidence read could not cover: (scope, error).
     scope_errors: tuple[tuple[Scope, str], ...] = ()
     role_name: str | None = None
+    # Launch configurations and groups: what their owners must migrate (never changed).
+    migrations: tuple[Hold, ...] = ()
 
     def exit_code(self) -> int:
         if self.scope_errors:
             return EXIT_INCOMPLETE
-        return EXIT_FINDINGS if self.held else EXIT_OK
+        return EXIT_FINDINGS if self.held or self.migrations else EXIT_OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +151,8 @@ class ChangeResult:
     outcome: Outcome | RollbackOutcome
     reason: str = ""
     observed: MetadataOptions | None = None
+    # Kind-specific outcome facts, journaled with the outcome (e.g. the version created).
+    state: Mapping[str, JSONValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +163,7 @@ class RunResult:
     scope_errors: tuple[tuple[Scope, str], ...] = ()
     held: tuple[Hold, ...] = ()
     success: tuple[str, ...] = ("applied",)
+    notes: tuple[str, ...] = ()  # said once under the results (e.g. AMIs are irreversible)
 
     @property
     def problems(self) -> tuple[ChangeResult, ...]:

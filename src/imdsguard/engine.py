@@ -12,15 +12,16 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from imdsguard.appliers import Observed, ScopeClients, applier_for
+from imdsguard.appliers import Observed, ScopeClients, applier_for, lookup
 from imdsguard.aws.errors import DENIED, THROTTLING
 from imdsguard.aws.session import SessionFactory
 from imdsguard.changes import Change, ChangeResult, settings_json
 from imdsguard.collect import account_access
 from imdsguard.errors import AwsError
 from imdsguard.journal import Journal
-from imdsguard.model import MetadataOptions, Scope
+from imdsguard.model import JSONValue, MetadataOptions, Scope
 from imdsguard.options import ApplyOptions
 from imdsguard.progress import ProgressSink
 from imdsguard.ratelimit import TokenBucket
@@ -34,6 +35,8 @@ HEADROOM = 5.0
 # DryRun probes per resource kind and scope: a probe on an instance that vanished since
 # the plan (InvalidInstanceID.NotFound) says nothing about permissions, so try another.
 PROBES = 3
+
+T = TypeVar("T")
 
 
 class ScopeDenied(Exception):
@@ -53,13 +56,19 @@ class StepContext:
     journal: Journal
     options: ApplyOptions
     verifier: Verifier
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def read(self, change: Change) -> Observed:
         """Re-read; throttling that outlives botocore's retries is waited out here too."""
         applier = applier_for(change.kind)
+        return self.reading(lambda: applier.read(self.clients, change.resource_id))
+
+    def reading(self, call: Callable[[], T]) -> T:
+        """Any read call, with throttling that outlives botocore's retries waited out."""
         for _ in range(THROTTLE_ROUNDS):
             try:
-                return applier.read(self.clients, change.resource_id)
+                return call()
             except AwsError as exc:
                 if exc.code not in THROTTLING:
                     raise
@@ -69,17 +78,29 @@ class StepContext:
     def write(self, change: Change, options: MetadataOptions) -> None:
         """One paced write; throttling is waited out, a denial raises ScopeDenied."""
         applier = applier_for(change.kind)
+        self.paced(lambda: applier.write(self.clients, change.resource_id, options))
+
+    def bucket_for(self, name: str, capacity: float, rate: float) -> TokenBucket:
+        """This scope's bucket for an API with its own EC2 bucket (DOMAIN.md §3)."""
+        with self._lock:
+            return self.buckets.setdefault(name, TokenBucket(capacity, rate))
+
+    def paced(self, call: Callable[[], T], bucket: TokenBucket | None = None) -> T:
+        """Any write call, paced by ``bucket`` (default: the instance bucket).
+
+        Throttling is waited out, a denial raises ScopeDenied.
+        """
+        bucket = bucket or self.bucket
         for _ in range(THROTTLE_ROUNDS):
-            self.bucket.acquire()
+            bucket.acquire()
             try:
-                applier.write(self.clients, change.resource_id, options)
-                return
+                return call()
             except AwsError as exc:
                 if exc.code in DENIED:
                     raise ScopeDenied(exc) from exc
                 if exc.code not in THROTTLING:
                     raise
-                self.bucket.drain()
+                bucket.drain()
         raise AwsError("RequestLimitExceeded", "still throttled after pacing", "write")
 
     def wait_for(self, change: Change, want: MetadataOptions) -> tuple[Verdict, Observed | None]:
@@ -102,7 +123,7 @@ def _probe(clients: ScopeClients, kind: str, candidates: list[Change]) -> str | 
     last = ""
     for change in candidates:
         try:
-            applier_for(kind).dry_run(clients, change.resource_id, change.after)
+            lookup(kind).dry_run(clients, change.resource_id, change.after)
             return None
         except AwsError as exc:
             # DryRunIgnored: the endpoint may have APPLIED it; never probe another one.
@@ -202,12 +223,15 @@ class Engine:
 
     def _finish(self, result: ChangeResult) -> ChangeResult:
         observed = settings_json(result.observed) if result.observed is not None else None
+        # ``state`` only when a kind has one: instance outcome records stay as they were.
+        extra: dict[str, JSONValue] = {"state": dict(result.state)} if result.state else {}
         self.journal.append(
             self.outcome_record,
             key=result.change.key,
             outcome=result.outcome,
             reason=result.reason,
             observed=observed,
+            **extra,
         )
         self.progress.advance()
         return result

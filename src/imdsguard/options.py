@@ -109,6 +109,13 @@ class PlanOptions:
     exclude_ids: frozenset[str] = frozenset()
     hop_limit: int | None = None
     container_hop_limit: bool = False
+    # The kinds scanned and planned (--resources), as for scan.
+    resources: tuple[str, ...] = RESOURCE_KINDS
+    strict_amis: bool = False
+    # Account defaults: also HttpTokensEnforced=enabled where every instance passes.
+    enforce: bool = False
+    # Plan AMI ImdsSupport=v2.0 changes (irreversible; apply asks again).
+    amis: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.lookback_days <= MAX_LOOKBACK_DAYS:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from imdsguard.changes import INSTANCE_KIND, Change, Hold, HoldReason, Plan, Usage
 from imdsguard.model import Finding, Instance, JSONValue, MetadataOptions, ScanResult, Scope
 from imdsguard.options import PlanOptions
+from imdsguard.plan_launch import plan_launch
 
 # Tags that container orchestrators put on their nodes (EKS, self-managed k8s, Karpenter,
 # ECS). AWS recommends hop limit 2 there with IMDSv2 required (DOMAIN.md §4).
@@ -135,13 +136,16 @@ def build_plan(
             changes.append(item)
         else:
             (exempt if item.reason == "exempt" else held).append(item)
+    created_at = created_at or datetime.now(UTC)
+    launch = plan_launch(scan, options, created_at)
     scan_errors = tuple((Scope(s.account_id, s.region), s.error or "") for s in scan.scope_errors)
     return Plan(
-        created_at=created_at or datetime.now(UTC),
+        created_at=created_at,
         lookback_days=options.lookback_days,
-        changes=tuple(changes),
-        held=tuple(held),
+        changes=tuple(changes + launch.changes),
+        held=tuple(held + launch.held),
         exempt=tuple(exempt),
         scope_errors=scan_errors + evidence.errors,
         role_name=role_name,
+        migrations=tuple(launch.migrations),
     )

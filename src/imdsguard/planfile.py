@@ -12,12 +12,13 @@ from imdsguard.changes import Change, Hold, Plan, settings_from_json, settings_j
 from imdsguard.errors import UsageError
 from imdsguard.model import JSONValue, Scope
 
-SCHEMA_VERSION = "1.0"
+# 1.1 added ``state`` on changes and the ``migrations`` list; 1.0 files still load.
+SCHEMA_VERSION = "1.1"
 KIND = "imdsguard-plan"
 
 
 def change_json(change: Change) -> dict[str, JSONValue]:
-    return {
+    doc: dict[str, JSONValue] = {
         "key": change.key,
         "kind": change.kind,
         "account_id": change.scope.account_id,
@@ -28,6 +29,9 @@ def change_json(change: Change) -> dict[str, JSONValue]:
         "after": settings_json(change.after),
         "evidence": dict(change.evidence),
     }
+    if change.state:
+        doc["state"] = dict(change.state)
+    return doc
 
 
 def change_from_json(doc: Mapping[str, Any]) -> Change:
@@ -39,6 +43,7 @@ def change_from_json(doc: Mapping[str, Any]) -> Change:
         after=settings_from_json(doc["after"]),
         name=doc.get("name"),
         evidence=dict(doc.get("evidence") or {}),
+        state=dict(doc.get("state") or {}),
     )
 
 
@@ -76,6 +81,7 @@ def plan_json(plan: Plan) -> dict[str, JSONValue]:
         "changes": [change_json(c) for c in plan.changes],
         "held": [hold_json(h) for h in plan.held],
         "exempt": [hold_json(h) for h in plan.exempt],
+        "migrations": [hold_json(h) for h in plan.migrations],
         "scope_errors": [
             {"account_id": s.account_id, "region": s.region, "error": e}
             for s, e in plan.scope_errors
@@ -102,6 +108,7 @@ def plan_from_json(doc: Mapping[str, Any]) -> Plan:
                 for e in doc.get("scope_errors", [])
             ),
             role_name=doc.get("role_name"),
+            migrations=tuple(hold_from_json(h) for h in doc.get("migrations", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"malformed plan file: {type(exc).__name__}: {exc}") from exc

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from imdsguard.appliers import steps_for
 from imdsguard.aws.session import SessionFactory
-from imdsguard.changes import Change, ChangeResult, RunResult, same_settings
+from imdsguard.changes import IMAGE_KIND, Change, ChangeResult, RunResult, same_settings
 from imdsguard.engine import Engine, StepContext
 from imdsguard.errors import AwsError
 from imdsguard.journal import Journal, JournalState
 from imdsguard.options import ApplyOptions
 from imdsguard.progress import ProgressSink
 
+IRREVERSIBLE_NOTE = (
+    "AMIs: {n} had ImdsSupport set to v2.0; AWS cannot undo that, so rollback leaves them "
+    "as they are"
+)
+
 
 def rollback_step(ctx: StepContext, change: Change) -> ChangeResult:
     """Idempotent: already-restored resources are verified, not written again."""
+    own = steps_for(change.kind)
+    if own is not None:  # launch templates, account defaults
+        result: ChangeResult = own.rollback(ctx, change)
+        return result
     observed = ctx.read(change)
     current = observed.options
     if current is None:
@@ -52,8 +62,13 @@ def run_rollback(
     external_id: str | None = None,
     max_scopes: int = 8,
 ) -> RunResult:
-    """Every change with an intent record is restored to its ``before`` settings."""
-    changes = list(state.intents.values())
+    """Every change with an intent record is restored to its ``before`` settings.
+
+    Except AMIs: ImdsSupport=v2.0 cannot be unset (DOMAIN.md §2), so they are left alone
+    and the result says so.
+    """
+    changes = [c for c in state.intents.values() if c.kind != IMAGE_KIND]
+    images = len(state.intents) - len(changes)
     engine = Engine(
         factory,
         journal,
@@ -69,4 +84,5 @@ def run_rollback(
         results=tuple(results),
         scope_errors=tuple(engine.scope_errors),
         success=("restored",),
+        notes=(IRREVERSIBLE_NOTE.format(n=images),) if images else (),
     )

@@ -1,8 +1,10 @@
 """The applier registry: per resource kind, how to re-read, write and DryRun a Change.
 
 apply.py and rollback.py are kind-agnostic; they look the applier up by ``Change.kind``.
-A new kind (launch templates, account defaults, AMIs) is one module in this package that
-calls ``register`` and is imported at the bottom of this file.
+Instances use the generic steps (write ``after``, restore ``before``); a kind whose change
+is not "write these settings" (a launch template gets a new default version, account
+defaults have unset values) also brings its own apply and rollback steps. A new kind is
+one module in this package that calls ``register`` and is imported at the bottom.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.model import MetadataOptions
@@ -45,6 +47,11 @@ class Observed:
     why: str = ""
 
 
+# (StepContext, Change, resumed) -> ChangeResult; typed loosely to avoid an import cycle
+# with imdsguard.engine, which imports this registry.
+Step = Callable[..., Any]
+
+
 @dataclass(frozen=True, slots=True)
 class Applier:
     """Each function raises AwsError on failure; ``write`` must send the full set."""
@@ -55,21 +62,46 @@ class Applier:
     dry_run: Callable[[ScopeClients, str, MetadataOptions], None]
 
 
-_APPLIERS: dict[str, Applier] = {}
+@dataclass(frozen=True, slots=True)
+class StepApplier:
+    """A kind with its own apply and rollback steps; ``dry_run`` as for Applier."""
+
+    dry_run: Callable[[ScopeClients, str, MetadataOptions], None]
+    apply: Step
+    rollback: Step
 
 
-def register(kind: str, applier: Applier) -> None:
+_APPLIERS: dict[str, Applier | StepApplier] = {}
+
+
+def register(kind: str, applier: Applier | StepApplier) -> None:
     if kind in _APPLIERS:
         raise ValueError(f"two appliers for {kind!r}")
     _APPLIERS[kind] = applier
 
 
-def applier_for(kind: str) -> Applier:
+def lookup(kind: str) -> Applier | StepApplier:
     try:
         return _APPLIERS[kind]
     except KeyError:
         raise ValueError(f"no applier for resource kind {kind!r}") from None
 
 
+def applier_for(kind: str) -> Applier:
+    """The generic applier of ``kind`` (the generic steps only run for such kinds)."""
+    applier = lookup(kind)
+    if not isinstance(applier, Applier):
+        raise ValueError(f"resource kind {kind!r} has its own steps")
+    return applier
+
+
+def steps_for(kind: str) -> StepApplier | None:
+    applier = lookup(kind)
+    return applier if isinstance(applier, StepApplier) else None
+
+
 # Importing the applier modules registers them.
+from imdsguard.appliers import account_defaults as account_defaults  # noqa: E402
+from imdsguard.appliers import images as images  # noqa: E402
 from imdsguard.appliers import instances as instances  # noqa: E402
+from imdsguard.appliers import launch_templates as launch_templates  # noqa: E402

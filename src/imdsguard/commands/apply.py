@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from imdsguard.commands import amis_gate
 from imdsguard.commands.common import add_scope_args, aws_options, scope_options
 from imdsguard.commands.remediation_args import (
     REMEDIATION_EXIT_HELP,
@@ -66,7 +67,7 @@ def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, Jour
         journal, state = journal_mod.Journal.reopen(Path(args.resume))
         factory = SessionFactory(aws_options(args))
         factory.identity()
-        return factory, state.plan, journal, state
+        return factory, amis_gate.gate(state.plan, args.yes_irreversible), journal, state
     if args.plan:
         plan = planfile.load(args.plan)
         factory = SessionFactory(aws_options(args))
@@ -80,6 +81,7 @@ def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, Jour
         print_plan(plan)
         if not args.yes and not _confirmed(plan):
             raise _Declined
+    plan = amis_gate.gate(plan, args.yes_irreversible)
     path = Path(args.journal) if args.journal else journal_mod.default_path()
     return factory, plan, journal_mod.Journal.create(path, plan), None
 
@@ -139,6 +141,12 @@ def register(commands: Any) -> None:
         "--check-permissions",
         action="store_true",
         help="DryRun one change per scope first; skip scopes without permission",
+    )
+    parser.add_argument(
+        "--yes-irreversible",
+        action="store_true",
+        help="confirm the AMI changes (--amis) without a prompt: ImdsSupport=v2.0 cannot be "
+        "undone, and --yes alone never sets it",
     )
     add_scope_args(parser)
     add_plan_args(parser)

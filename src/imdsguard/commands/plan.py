@@ -33,7 +33,8 @@ def make_plan(
         raise UsageError(f"unknown Region name(s): {', '.join(unknown)}")
     factory.identity()  # fail fast, in one line, on missing or rejected credentials
     with progress_sink(enabled=not quiet) as progress:
-        scan = run_scan(factory, scopes, EvaluationOptions(), progress=progress)
+        evaluation = EvaluationOptions(strict_amis=options.strict_amis)
+        scan = run_scan(factory, scopes, evaluation, options.resources, progress=progress)
     found = evidence.gather(factory, scan, scopes, options)
     return factory, build_plan(scan, found, options, role_name=scopes.role_name)
 
@@ -76,8 +77,10 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "plan",
         help="plan the IMDSv2 change: what changes, what is held back (read-only)",
-        description="Scan, read each candidate's MetadataNoToken usage, and plan which "
-        "instances to switch to IMDSv2. Read-only.",
+        description="Scan, read each candidate instance's MetadataNoToken usage, and plan "
+        "which instances, launch templates, account defaults and (with --amis) AMIs to "
+        "switch to IMDSv2, and which launch configurations and groups need a migration. "
+        "Read-only.",
         epilog=REMEDIATION_EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

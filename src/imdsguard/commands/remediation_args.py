@@ -6,7 +6,7 @@ import argparse
 import tomllib
 from typing import Any
 
-from imdsguard.commands.common import csv_list, positive_int
+from imdsguard.commands.common import add_resource_args, csv_list, positive_int
 from imdsguard.errors import UsageError
 from imdsguard.options import ApplyOptions, PlanOptions
 
@@ -49,6 +49,7 @@ def positive_float(value: str) -> float:
 
 
 def add_plan_args(parser: argparse.ArgumentParser) -> None:
+    add_resource_args(parser)
     group = parser.add_argument_group("planning")
     group.add_argument("--config", help="TOML file with the keys below (flags add to it)")
     group.add_argument("--lookback-days", type=positive_int, help="MetadataNoToken window (14)")
@@ -77,7 +78,18 @@ def add_plan_args(parser: argparse.ArgumentParser) -> None:
         "--container-hop-limit",
         action="store_true",
         default=None,
-        help="raise hop limit 1 to 2 on EKS/ECS/Karpenter hosts",
+        help="raise hop limit 1 to 2 on EKS/ECS/Karpenter hosts and their launch "
+        "templates; account defaults get hop limit 2",
+    )
+    group.add_argument(
+        "--enforce",
+        action="store_true",
+        help="also set HttpTokensEnforced=enabled in Regions where every instance passes",
+    )
+    group.add_argument(
+        "--amis",
+        action="store_true",
+        help="plan ImdsSupport=v2.0 on owned AMIs (IRREVERSIBLE; apply asks again)",
     )
 
 
@@ -126,6 +138,10 @@ def plan_options(args: argparse.Namespace) -> PlanOptions:
             exclude_ids=frozenset(ids),
             hop_limit=pick("hop_limit", None),
             container_hop_limit=bool(pick("container_hop_limit", False)),
+            resources=tuple(args.resources),
+            strict_amis=args.strict_amis,
+            enforce=args.enforce,
+            amis=args.amis,
         )
     except (TypeError, ValueError) as exc:
         raise UsageError(f"config {args.config}: {exc}") from exc

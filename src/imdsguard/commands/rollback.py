@@ -1,4 +1,4 @@
-"""``imdsguard rollback JOURNAL``: put every changed instance back exactly as it was."""
+"""``imdsguard rollback JOURNAL``: put everything a journal changed back as it was (not AMIs)."""
 
 from __future__ import annotations
 
@@ -47,10 +47,12 @@ def run(args: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "rollback",
-        help="restore every instance a journal changed (idempotent, resumable)",
+        help="undo what a journal changed (idempotent, resumable; AMIs excepted)",
         description="Restore the exact previous metadata options (tokens, endpoint, hop "
-        "limit) of every instance the journal's apply changed or may have changed, and "
-        "verify them. Safe to run again.",
+        "limit) of every instance the journal's apply changed or may have changed, the "
+        "previous default version of every launch template (no version is deleted) and "
+        "the previous account defaults, and verify them. AMI ImdsSupport cannot be "
+        "undone and is left as is. Safe to run again.",
         epilog=REMEDIATION_EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -9,7 +9,15 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from imdsguard.changes import Hold, Plan, RunResult
+from imdsguard.changes import (
+    DEFAULTS_KIND,
+    IMAGE_KIND,
+    TEMPLATE_KIND,
+    Change,
+    Hold,
+    Plan,
+    RunResult,
+)
 from imdsguard.model import JSONValue, Scope
 
 
@@ -18,61 +26,101 @@ def _detail(detail: dict[str, JSONValue]) -> str:
         return f"{detail['imdsv1_calls']:g} IMDSv1 calls, last seen {detail['last_seen']}"
     if detail.get("usage") == "unknown":
         return str(detail.get("error") or "no data")
-    return str(detail.get("rule", ""))
+    return "; ".join(str(detail[k]) for k in ("why", "action", "rule") if detail.get(k))
+
+
+def _what(c: Change) -> str:
+    """The change in the words of its kind's API."""
+    if c.kind == IMAGE_KIND:
+        return "ImdsSupport unset -> v2.0 (IRREVERSIBLE)"
+    if c.kind == DEFAULTS_KIND:
+        before, after = c.state.get("before"), c.state.get("after")
+        if isinstance(before, dict) and isinstance(after, dict):
+            names = {"HttpTokens": "tokens", "HttpTokensEnforced": "enforced"}
+            return ", ".join(
+                f"{names[k]} {before.get(k)} -> {v}" for k, v in after.items() if k in names
+            )
+    return f"{c.before.http_tokens} -> required"
+
+
+def _hops(c: Change) -> str:
+    if c.kind == IMAGE_KIND:
+        return ""
+    before = "unset" if c.before.hop_limit == -1 else str(c.before.hop_limit)
+    after = "unset" if c.after.hop_limit == -1 else str(c.after.hop_limit)
+    return f"{before} -> {after}"
+
+
+def _why(c: Change) -> str:
+    why = str(c.evidence.get("hop_limit_reason", ""))
+    if c.kind == TEMPLATE_KIND:
+        why = f"new version from v{c.state.get('default_version')}, made default; hops {why}"
+    if "override" in c.evidence:
+        why += f"; {c.evidence['override']}"
+    return why
 
 
 def _per_scope(plan: Plan) -> Table:
     table = Table(title="Per account and Region", title_justify="left")
-    for column in ("Account", "Region", "To change", "Held", "Exempt", "Error"):
+    for column in ("Account", "Region", "To change", "Held", "Exempt", "Migrate", "Error"):
         table.add_column(column, overflow="fold")
     counts: dict[Scope, Counter[str]] = {}
     for change in plan.changes:
         counts.setdefault(change.scope, Counter())["change"] += 1
-    for hold in plan.held + plan.exempt:
-        column = "exempt" if hold.reason == "exempt" else "held"
+    for hold in plan.held + plan.exempt + plan.migrations:
+        column = hold.reason if hold.reason in ("exempt", "migration") else "held"
         counts.setdefault(hold.scope, Counter())[column] += 1
     errors = dict(plan.scope_errors)
     for scope in sorted(set(counts) | set(errors)):
         c = counts.get(scope, Counter())
-        row = (str(c["change"]), str(c["held"]), str(c["exempt"]), errors.get(scope, ""))
+        numbers = (str(c[k]) for k in ("change", "held", "exempt", "migration"))
+        row = (*numbers, errors.get(scope, ""))
         table.add_row(scope.account_id, scope.region, *row)
     return table
 
 
 def _changes(plan: Plan) -> Table:
     table = Table(title="To change", title_justify="left")
-    for column in ("Account", "Region", "Instance", "Name", "Tokens", "Hop limit", "Why"):
+    for column in ("Account", "Region", "Kind", "Resource", "Name", "Change", "Hop limit", "Why"):
         table.add_column(column, overflow="fold")
     for c in plan.changes:
-        hops = f"{c.before.hop_limit} -> {c.after.hop_limit}"
-        why = str(c.evidence.get("hop_limit_reason", ""))
-        if "override" in c.evidence:
-            why += f"; {c.evidence['override']}"
         table.add_row(
             c.scope.account_id,
             c.scope.region,
+            c.kind,
             c.resource_id,
             c.name or "",
-            f"{c.before.http_tokens} -> required",
-            hops,
-            why,
+            _what(c),
+            _hops(c),
+            _why(c),
         )
     return table
 
 
 def _holds(title: str, holds: tuple[Hold, ...]) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("Account", "Region", "Instance", "Name", "Reason", "Detail"):
+    for column in ("Account", "Region", "Kind", "Resource", "Name", "Reason", "Detail"):
         table.add_column(column, overflow="fold")
     for h in holds:
         table.add_row(
             h.scope.account_id,
             h.scope.region,
+            h.kind,
             h.resource_id,
             h.name or "",
             h.reason,
             _detail(dict(h.detail)),
         )
+    return table
+
+
+def _migrations(holds: tuple[Hold, ...]) -> Table:
+    table = Table(title="Migrations needed (imdsguard changes nothing here)", title_justify="left")
+    for column in ("Account", "Region", "Kind", "Resource", "Migration"):
+        table.add_column(column, overflow="fold")
+    for h in holds:
+        row = (h.kind, h.resource_id, _detail(dict(h.detail)))
+        table.add_row(h.scope.account_id, h.scope.region, *row)
     return table
 
 
@@ -84,9 +132,12 @@ def plan_renderable(plan: Plan) -> RenderableType:
         parts.append(_holds("Held", plan.held))
     if plan.exempt:
         parts.append(_holds("Exempt", plan.exempt))
+    if plan.migrations:
+        parts.append(_migrations(plan.migrations))
     line = (
         f"Plan: {len(plan.changes)} to change, {len(plan.held)} held, "
-        f"{len(plan.exempt)} exempt, {len(plan.scope_errors)} scope errors"
+        f"{len(plan.exempt)} exempt, {len(plan.migrations)} migrations, "
+        f"{len(plan.scope_errors)} scope errors"
     )
     parts.append(Text(line, style="bold"))
     return Group(*parts)
@@ -107,6 +158,7 @@ def run_renderable(result: RunResult, verb: str) -> RenderableType:
         parts.append(_holds("Held (not part of this run)", result.held))
     for scope, error in result.scope_errors:
         parts.append(Text(f"scope {scope.account_id}/{scope.region}: {error}", style="magenta"))
+    parts.extend(Text(note, style="bold yellow") for note in result.notes)
     counts = Counter(r.outcome for r in result.results)
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing"
     parts.append(Text(f"{verb.capitalize()}: {summary}; {len(result.held)} held", style="bold"))

@@ -1,0 +1,224 @@
+"""PURE planning of what decides new launches: templates, account defaults, AMIs, migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from imdsguard.changes import DEFAULTS_KIND, IMAGE_KIND, TEMPLATE_KIND, Change, Hold
+from imdsguard.kinds import AccountImdsDefaults, Image, LaunchTemplate
+from imdsguard.migrations import migrations
+from imdsguard.model import Finding, Instance, JSONValue, MetadataOptions, ScanResult, Scope
+from imdsguard.options import EvaluationOptions, PlanOptions
+from imdsguard.rules import launches_imdsv1
+
+# Template names that say "container nodes": EKS managed node groups name theirs eks-<id>.
+CONTAINER_TEMPLATE = re.compile(
+    r"(^|[-_./])(eks|ecs|karpenter|k8s|kubernetes|nodegroup)([-_./]|$)", re.IGNORECASE
+)
+UNSET = "no-preference"  # what ModifyInstanceMetadataDefaults writes to clear a field
+
+
+@dataclass
+class LaunchPlan:
+    changes: list[Change] = field(default_factory=list)
+    held: list[Hold] = field(default_factory=list)
+    migrations: list[Hold] = field(default_factory=list)
+
+
+def marker(created_at: datetime, key: str) -> str:
+    """A short id for one change of one plan: in the new template version's description
+    and ClientToken, so a resumed run recognises the version it created."""
+    digest = hashlib.sha256(f"{created_at.isoformat()}|{key}".encode()).hexdigest()
+    return f"imdsguard-{digest[:16]}"
+
+
+def defaults_api_values(defaults: AccountImdsDefaults) -> dict[str, JSONValue]:
+    """The defaults as ModifyInstanceMetadataDefaults would write them (unset: no-preference)."""
+    return {
+        "HttpTokens": defaults.http_tokens or UNSET,
+        "HttpPutResponseHopLimit": defaults.hop_limit if defaults.hop_limit is not None else -1,
+        "HttpEndpoint": defaults.http_endpoint or UNSET,
+        "InstanceMetadataTags": defaults.instance_metadata_tags or UNSET,
+        "HttpTokensEnforced": defaults.http_tokens_enforced or UNSET,
+    }
+
+
+def template_hop(md: MetadataOptions, name: str | None, options: PlanOptions) -> tuple[int, str]:
+    if options.hop_limit is not None:
+        return options.hop_limit, "--hop-limit"
+    if options.container_hop_limit and md.hop_limit == 1 and CONTAINER_TEMPLATE.search(name or ""):
+        return 2, f"container template (name {name})"
+    return md.hop_limit, "kept"
+
+
+def plan_template(finding: Finding, created_at: datetime, options: PlanOptions) -> LaunchPlan:
+    template = finding.resource
+    assert isinstance(template, LaunchTemplate)
+    out = LaunchPlan()
+    scope, tid = finding.scope, template.template_id
+    default = template.version(template.default_version)
+    if default is None:
+        detail: dict[str, JSONValue] = {"why": "the default version could not be read"}
+        out.held.append(Hold(TEMPLATE_KIND, scope, tid, "unreadable", template.name, detail))
+        return out
+    changing = finding.reason == "default-version-tokens-optional"
+    if changing:
+        hop, why = template_hop(default.metadata, template.name, options)
+        after = replace(
+            default.metadata, http_tokens="required", http_endpoint="enabled", hop_limit=hop
+        )
+        change = Change(TEMPLATE_KIND, scope, tid, default.metadata, after, template.name)
+        state: dict[str, JSONValue] = {
+            "default_version": template.default_version,
+            "latest_version": template.latest_version,
+            "marker": marker(created_at, change.key),
+        }
+        evidence: dict[str, JSONValue] = {
+            "hop_limit_reason": why,
+            "default_version": template.default_version,
+        }
+        out.changes.append(replace(change, evidence=evidence, state=state))
+    for version in template.versions:
+        if version.number == template.default_version or not version.used_by:
+            continue
+        if not launches_imdsv1(version.metadata, EvaluationOptions()):
+            continue
+        groups = ", ".join(version.used_by)
+        action = (
+            f"groups {groups} launch version {version.number}, which allows IMDSv1: "
+            "moving them is the group owner's decision (to $Default, or a version that "
+            "requires tokens)"
+        )
+        if changing and version.number == template.latest_version:
+            action += "; groups that ask for $Latest get the new version"
+        detail = {"version": version.number, "groups": list(version.used_by), "action": action}
+        out.held.append(Hold(TEMPLATE_KIND, scope, tid, "pinned-version", template.name, detail))
+    return out
+
+
+def region_not_ready(scan: ScanResult, scope: Scope, options: PlanOptions) -> str | None:
+    """Why HttpTokensEnforced=enabled would break this Region's launches, or None."""
+    if "instances" not in options.resources:
+        return "instances were not scanned (--resources): cannot tell if every one passes"
+    errors = {(s.account_id, s.region) for s in scan.scope_errors}
+    if (scope.account_id, scope.region) in errors:
+        return "the Region's scan is incomplete"
+    failing = [
+        f.resource_id
+        for f in scan.findings
+        if f.scope == scope and isinstance(f.resource, Instance) and f.status == "FAIL"
+    ]
+    if failing:
+        examples = ", ".join(failing[:3]) + (", ..." if len(failing) > 3 else "")
+        return f"{len(failing)} instance(s) still allow IMDSv1 ({examples})"
+    return None
+
+
+def _defaults_target(current: AccountImdsDefaults, options: PlanOptions) -> dict[str, JSONValue]:
+    after: dict[str, JSONValue] = {}
+    if current.http_tokens != "required":
+        after["HttpTokens"] = "required"
+    if after and options.hop_limit is not None:
+        after["HttpPutResponseHopLimit"] = options.hop_limit
+    elif after and options.container_hop_limit and current.hop_limit in (None, 1):
+        after["HttpPutResponseHopLimit"] = 2
+    return after
+
+
+def plan_defaults(finding: Finding, scan: ScanResult, options: PlanOptions) -> LaunchPlan:
+    current = finding.resource
+    assert isinstance(current, AccountImdsDefaults)
+    out = LaunchPlan()
+    scope, rid = finding.scope, current.resource_id
+    after = _defaults_target(current, options)
+    wants_enforce = options.enforce and current.http_tokens_enforced != "enabled"
+    if not (after or wants_enforce):
+        return out
+    if not current.account_can_change:
+        message = current.managed_exception_message or "no message"
+        detail: dict[str, JSONValue] = {
+            "managed_by": current.managed_by,
+            "why": f"this account cannot change them ({message})",
+            "action": "an AWS Organizations declarative policy sets these defaults: change it",
+        }
+        out.held.append(Hold(DEFAULTS_KIND, scope, rid, "declarative-policy", None, detail))
+        return out
+    if wants_enforce:
+        blocked = region_not_ready(scan, scope, options)
+        if blocked is None:
+            after["HttpTokensEnforced"] = "enabled"
+        else:
+            detail = {"why": blocked, "action": "fix the instances, then plan with --enforce"}
+            out.held.append(Hold(DEFAULTS_KIND, scope, rid, "enforce-not-ready", None, detail))
+    if after:
+        out.changes.append(_defaults_change(scope, current, after))
+    return out
+
+
+def _defaults_change(
+    scope: Scope, current: AccountImdsDefaults, after: dict[str, JSONValue]
+) -> Change:
+    values = defaults_api_values(current)
+    before = MetadataOptions(
+        http_tokens=str(values["HttpTokens"]),
+        http_endpoint=str(values["HttpEndpoint"]),
+        hop_limit=int(str(values["HttpPutResponseHopLimit"])),
+        http_protocol_ipv6=UNSET,  # account defaults have no such field
+        instance_metadata_tags=str(values["InstanceMetadataTags"]),
+    )
+    hop = after.get("HttpPutResponseHopLimit", before.hop_limit)
+    target = replace(before, http_tokens="required", hop_limit=int(str(hop)))
+    state: dict[str, JSONValue] = {"before": {k: values[k] for k in after}, "after": after}
+    evidence: dict[str, JSONValue] = {"managed_by": current.managed_by}
+    return Change(DEFAULTS_KIND, scope, current.resource_id, before, target, None, evidence, state)
+
+
+def plan_image(finding: Finding, options: PlanOptions) -> LaunchPlan:
+    image = finding.resource
+    assert isinstance(image, Image)
+    out = LaunchPlan()
+    if image.imds_support == "v2.0" or image.state != "available":
+        return out
+    if options.amis:
+        # An AMI with ImdsSupport=v2.0 launches with tokens required and hop limit 2.
+        after = MetadataOptions(http_tokens="required", hop_limit=2)
+        evidence: dict[str, JSONValue] = {"irreversible": True}
+        change = Change(IMAGE_KIND, finding.scope, image.image_id, MetadataOptions(), after)
+        out.changes.append(replace(change, name=image.name, evidence=evidence))
+    elif finding.status == "FAIL":
+        detail: dict[str, JSONValue] = {
+            "override": "--amis",
+            "why": "ImdsSupport=v2.0 cannot be undone: only with --amis and a confirmation",
+        }
+        out.held.append(
+            Hold(IMAGE_KIND, finding.scope, image.image_id, "irreversible", image.name, detail)
+        )
+    return out
+
+
+def plan_launch(scan: ScanResult, options: PlanOptions, created_at: datetime) -> LaunchPlan:
+    """Changes, holds and migrations for every launch-deciding finding of ``scan``."""
+    out = LaunchPlan()
+    for finding in scan.findings:
+        part = _plan_finding(finding, scan, options, created_at)
+        out.changes += part.changes
+        out.held += part.held
+    changed = frozenset(c.resource_id for c in out.changes if c.kind == TEMPLATE_KIND)
+    out.migrations = migrations(scan.findings, changed)
+    return out
+
+
+def _plan_finding(
+    finding: Finding, scan: ScanResult, options: PlanOptions, created_at: datetime
+) -> LaunchPlan:
+    resource = finding.resource
+    if isinstance(resource, LaunchTemplate) and finding.status == "FAIL":
+        return plan_template(finding, created_at, options)
+    if isinstance(resource, AccountImdsDefaults):
+        return plan_defaults(finding, scan, options)
+    if isinstance(resource, Image):
+        return plan_image(finding, options)
+    return LaunchPlan()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_securityhub import SecurityHubClient
     from mypy_boto3_sts import STSClient
+
+
+# Enough for every worker's scope to keep its EC2, Auto Scaling and CloudWatch clients.
+CLIENT_CACHE_SIZE = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,7 @@ class SessionFactory:
             read_timeout=60,
         )
         self._identity: Identity | None = None
-        self._clients: dict[tuple[str, str, str | None], Any] = {}
+        self._clients: OrderedDict[tuple[str, str, str | None], Any] = OrderedDict()
 
     @property
     def boto_session(self) -> boto3.Session:
@@ -109,6 +114,12 @@ class SessionFactory:
                 kwargs = self._client_kwargs(access, region)
                 client = self._session.client(service, **kwargs)  # type: ignore[call-overload]
                 self._clients[key] = client
+                # Bounded: each client holds its own resolved shapes and connection pool,
+                # and only the scopes in flight need theirs.
+                while len(self._clients) > CLIENT_CACHE_SIZE:
+                    self._clients.popitem(last=False)
+            else:
+                self._clients.move_to_end(key)
             return client
 
     def ec2(self, access: AccountAccess | None, region: str) -> EC2Client:

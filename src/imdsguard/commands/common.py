@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING
 from imdsguard.compliance import FRAMEWORKS
 from imdsguard.errors import UsageError
 from imdsguard.options import RESOURCE_KINDS, AwsOptions, ScopeOptions
+from imdsguard.report import FORMATS
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
 # The names in imdsguard.report.FORMATS, spelled out so --help needs no report imports
 # (a test keeps the two equal).
-REPORT_FORMATS = ("table", "json", "csv", "junit", "ocsf", "asff", "html")
+# The registry imports no format module until one is used, so --help stays fast.
+REPORT_FORMATS = tuple(FORMATS)
 
 EXIT_CODES_HELP = """exit codes:
   0  every scope was read and nothing failed

@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 
 from imdsguard.model import ScanResult
-from imdsguard.report import asff, html, junit, ocsf, table
-from imdsguard.report import csv as csv_format
-from imdsguard.report import json as json_format
 
 Formatter = Callable[[ScanResult], str]
 
-FORMATS: dict[str, Formatter] = {
-    "table": table.format,
-    "json": json_format.format,
-    "csv": csv_format.format,
-    "junit": junit.format,
-    "ocsf": ocsf.format,
-    "asff": asff.format,
-    "html": html.format,
+# Format name -> module in this package. Modules are imported on first use: a JSON run
+# should not pay for Jinja2 (html) or rich (table) in time or memory.
+_MODULES: dict[str, str] = {
+    "table": "table",
+    "json": "json",
+    "csv": "csv",
+    "junit": "junit",
+    "ocsf": "ocsf",
+    "asff": "asff",
+    "html": "html",
 }
+
+
+class _Formats(Mapping[str, Formatter]):
+    def __getitem__(self, name: str) -> Formatter:
+        module = importlib.import_module(f"imdsguard.report.{_MODULES[name]}")
+        formatter: Formatter = module.format
+        return formatter
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+FORMATS: Mapping[str, Formatter] = _Formats()
 
 # File extension per format, for --output-dir: DIR/imdsguard.<ext>.
 EXTENSIONS: dict[str, str] = {

@@ -176,3 +176,61 @@ def test_demo_plan_holds_legacy_billing_and_batch_and_raises_eks_hops(
     eks_rows = [line for line in result.out.splitlines() if "eks-node" in line]
     assert eks_rows
     assert all("1 -> 2" in row for row in eks_rows)
+
+
+@pytest.mark.parametrize("key", ["include_in_use", "include_unknown", "container_hop_limit"])
+def test_config_switches_must_be_real_booleans(
+    key: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    # bool("false") is True: a quoted value must never lift an evidence hold.
+    config = tmp_path / "c.toml"
+    config.write_text(f'{key} = "false"\n')
+    result = cli("plan", "--config", str(config), "--regions", REGION)
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        f"imdsguard: error: config {config}: {key} must be true or false, not 'false'"
+    ]
+
+
+def test_a_region_named_twice_is_planned_and_changed_once(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    [instance] = seed(factory, REGION, Group("a", 1, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    result = cli(
+        "plan", "--endpoint-url", moto_url, "--regions", f"{REGION},{REGION}",
+        "--resources", "instances", "--output", str(plan),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert [c.resource_id for c in load(str(plan)).changes] == [instance]
+
+
+def test_a_plan_listing_a_change_twice_is_refused(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    seed(factory, REGION, Group("a", 1, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    cli(
+        "plan", "--endpoint-url", moto_url, "--regions", REGION, "--resources", "instances",
+        "--output", str(plan),
+    )  # fmt: skip
+    doc = json.loads(plan.read_text())
+    doc["changes"] = doc["changes"] * 2
+    plan.write_text(json.dumps(doc))
+    result = cli("apply", str(plan), "--endpoint-url", moto_url, "--journal", str(tmp_path / "j"))
+    assert result.code == 2
+    assert "plan lists a change twice" in result.err
+    assert not (tmp_path / "j").exists()
+
+
+@pytest.mark.parametrize(
+    "flags", [["--enforce"], ["--amis"], ["--strict-amis"], ["--resources", "instances"]]
+)
+def test_planning_flags_are_refused_with_a_plan_file(
+    flags: list[str], cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text("{}")
+    result = cli("apply", str(plan), *flags)
+    assert result.code == 2
+    assert "planning options do not apply to a plan file" in result.err

@@ -97,7 +97,7 @@ def plan_from_json(doc: Mapping[str, Any]) -> Plan:
     if major != SCHEMA_VERSION.split(".", maxsplit=1)[0]:
         raise UsageError(f"unsupported plan schema_version {doc.get('schema_version')!r}")
     try:
-        return Plan(
+        plan = Plan(
             created_at=datetime.fromisoformat(doc["created_at"]),
             lookback_days=int(doc["lookback_days"]),
             changes=tuple(change_from_json(c) for c in doc["changes"]),
@@ -112,6 +112,12 @@ def plan_from_json(doc: Mapping[str, Any]) -> Plan:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"malformed plan file: {type(exc).__name__}: {exc}") from exc
+    keys = [c.key for c in plan.changes]
+    if len(keys) != len(set(keys)):
+        # Two workers on one resource would write it twice and journal two intents.
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise UsageError(f"plan lists a change twice: {', '.join(twice[:3])}")
+    return plan
 
 
 def dumps(plan: Plan) -> str:

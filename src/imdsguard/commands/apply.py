@@ -18,6 +18,7 @@ from imdsguard.commands.remediation_args import (
 )
 from imdsguard.errors import UsageError
 from imdsguard.model import EXIT_FINDINGS
+from imdsguard.options import RESOURCE_KINDS
 
 if TYPE_CHECKING:
     from imdsguard.aws.session import SessionFactory
@@ -43,11 +44,14 @@ def _confirmed(plan: Plan) -> bool:
 PLANNING_FLAGS = (
     "regions", "accounts", "organization", "config", "lookback_days", "include_in_use",
     "include_unknown", "exclude_tag", "exclude_ids", "hop_limit", "container_hop_limit",
+    "enforce", "amis", "strict_amis",
 )  # fmt: skip
 
 
 def _refuse_ignored_flags(args: argparse.Namespace) -> None:
     given = [name for name in PLANNING_FLAGS if getattr(args, name) not in (None, False)]
+    if tuple(args.resources) != RESOURCE_KINDS:
+        given.append("resources")
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise UsageError(f"{flags}: planning options do not apply to a plan file or --resume")

@@ -30,7 +30,8 @@ EXIT_CODES_HELP = """exit codes:
 
 
 def csv_list(value: str) -> tuple[str, ...]:
-    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    # Once each, in order: a Region named twice must not be scanned, planned or changed twice.
+    items = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
     if not items:
         raise argparse.ArgumentTypeError("expected a comma-separated list")
     return items

@@ -129,15 +129,22 @@ def plan_options(args: argparse.Namespace) -> PlanOptions:
         flag = getattr(args, name)
         return flag if flag is not None else config.get(name, default)
 
+    def switch(name: str) -> bool:
+        # Only a real TOML boolean: bool("false") is True, and these switches lift holds.
+        value = pick(name, False)
+        if not isinstance(value, bool):
+            raise UsageError(f"config {args.config}: {name} must be true or false, not {value!r}")
+        return value
+
     try:
         return PlanOptions(
             lookback_days=int(pick("lookback_days", 14)),
-            include_in_use=bool(pick("include_in_use", False)),
-            include_unknown=bool(pick("include_unknown", False)),
+            include_in_use=switch("include_in_use"),
+            include_unknown=switch("include_unknown"),
             exclude_tags=tuple(tags),
             exclude_ids=frozenset(ids),
             hop_limit=pick("hop_limit", None),
-            container_hop_limit=bool(pick("container_hop_limit", False)),
+            container_hop_limit=switch("container_hop_limit"),
             resources=tuple(args.resources),
             strict_amis=args.strict_amis,
             enforce=args.enforce,

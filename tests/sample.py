@@ -73,7 +73,8 @@ def sample_result() -> ScanResult:
     findings = (
         judged(a_eu, instance("i-0aaa00000000000a1", "required", "web", role=role)),
         # Names with commas, quotes, newlines and markup test every escaping path.
-        judged(a_eu, instance("i-0aaa00000000000a2", "optional", 'legacy, "v1"\nbatch')),
+        # "[/prod]" is rich markup syntax: a report must print it, never parse it.
+        judged(a_eu, instance("i-0aaa00000000000a2", "optional", 'legacy, "v1"\nbatch [/prod]')),
         judged(a_eu, launch_template()),
         judged(
             a_us,

@@ -106,6 +106,8 @@ def test_output_file(factory: SessionFactory, moto_url: str, cli: Cli, tmp_path:
         (["scan", "--max-workers", "0"], "--max-workers: must be at least 1"),
         (["scan", "--organization", "--accounts", "123456789012"], "mutually exclusive"),
         (["frobnicate"], "invalid choice"),
+        (["scan", "--endpoint-url", "notaurl"], "bad --endpoint-url 'notaurl'"),
+        (["scan", "--output", "/nonexistent-dir/scan.json"], "cannot write /nonexistent-dir"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, cli: Cli) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from imdsguard.model import Finding, Instance, MetadataOptions, Scope
 from imdsguard.report import table
 from tests.sample import sample_result
+
+SCOPE = Scope("111111111111", "eu-west-1")
 
 
 def finding_lines(text: str) -> list[str]:
@@ -28,3 +33,14 @@ def test_table_boxes_scope_errors_and_keeps_names_on_one_line() -> None:
     assert "333333333333 all Regions: AccessDenied on AssumeRole" in text
     assert 'legacy, "v1" batch' in text
     assert text.rstrip().endswith("2 scope errors")
+
+
+def test_names_that_look_like_rich_markup_are_printed_not_parsed() -> None:
+    # EC2 tags allow any character; "[/prod]" used to crash the table with MarkupError.
+    result = sample_result()
+    inst = Instance("i-0markup", "running", MetadataOptions(), name="db [/prod] [red]x[/red]")
+    marked = replace(
+        result, findings=(*result.findings, Finding(SCOPE, inst, "FAIL", "tokens-optional"))
+    )
+    text = table.format(marked, width=400)
+    assert "db [/prod] [red]x[/red]" in text

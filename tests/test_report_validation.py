@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 import xmlschema
 from botocore.validate import ParamValidator
 
+from imdsguard.model import Finding, Instance, MetadataOptions
 from imdsguard.report import asff, junit, ocsf
 from imdsguard.report import csv as csv_format
 from imdsguard.report import json as json_format
@@ -139,7 +141,7 @@ def test_csv_round_trips_embedded_commas_quotes_and_newlines() -> None:
     assert len(rows) == len(result.findings) + len(result.scope_errors)
     names = [r["name"] for r in rows[: len(result.findings)]]
     assert names == [f.name or "" for f in result.findings]
-    assert 'legacy, "v1"\nbatch' in names
+    assert 'legacy, "v1"\nbatch [/prod]' in names
     assert [r["status"] for r in rows[len(result.findings) :]] == ["ERROR", "ERROR"]
     assert json.loads(rows[0]["evidence"]) == result.findings[0].resource.evidence()
 
@@ -148,7 +150,7 @@ def test_csv_uses_crlf_record_ends_and_quotes_only_where_needed() -> None:
     text = csv_format.format(sample_result())
     header = text.split("\r\n", 1)[0]
     assert header == ",".join(csv_format.COLUMNS)
-    assert '"legacy, ""v1""\nbatch"' in text  # embedded newline stays LF inside quotes
+    assert '"legacy, ""v1""\nbatch [/prod]"' in text  # embedded newline stays LF inside quotes
 
 
 def test_json_keeps_1_0_fields_and_adds_severity_and_compliance() -> None:
@@ -163,3 +165,17 @@ def test_json_keeps_1_0_fields_and_adds_severity_and_compliance() -> None:
         "standard": "CIS AWS Foundations Benchmark v5.0.0",
         "control": "5.7",
     } in first["compliance"]
+
+
+def test_junit_stays_well_formed_with_control_characters_in_names(
+    junit_xsd: xmlschema.XMLSchema,
+) -> None:
+    # EC2 tags may hold ESC or NUL; XML 1.0 forbids them and CI would reject the file.
+    result = sample_result()
+    inst = Instance("i-0ctrl", "running", MetadataOptions(), name="bad\x1b[0m\x00name")
+    scope = result.findings[0].scope
+    extra = Finding(scope, inst, "FAIL", "tokens-optional")
+    text = junit.format(replace(result, findings=(*result.findings, extra)))
+    ET.fromstring(text.encode())  # well-formed
+    junit_xsd.validate(text)
+    assert "bad\ufffd[0m\ufffdname" in text

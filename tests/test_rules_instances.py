@@ -17,13 +17,17 @@ GONE_STATES = ("shutting-down", "terminated")
 
 
 def expected(tokens: str, endpoint: str, md_state: str, policy: str) -> tuple[str, str]:
-    """The verdict table of issue 2, written out independently of the rule's code."""
-    if endpoint == "disabled":
-        return ("FAIL" if policy == "fail" else "PASS", "imds-disabled")
-    if tokens == "optional":
+    """The verdict table of issue 2, written out independently of the rule's code.
+
+    A pending change means the previous settings are still in force, so neither a
+    required-tokens nor a disabled-endpoint setting passes until it is applied.
+    """
+    if endpoint == "enabled" and tokens == "optional":
         return ("FAIL", "tokens-optional")
     if md_state == "pending":
         return ("FAIL", "change-pending")
+    if endpoint == "disabled":
+        return ("FAIL" if policy == "fail" else "PASS", "imds-disabled")
     return ("PASS", "tokens-required")
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
+from imdsguard.aws.ec2 import enabled_regions, get_instance
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
+from imdsguard.errors import AwsError
 from imdsguard.options import EvaluationOptions, ScopeOptions
 from imdsguard.scan import run_scan
-from tests.conftest import OWN_ACCOUNT, seed
+from tests.conftest import OWN_ACCOUNT, own, seed
+from tests.faultproxy import FaultProxy, html_500
 
 
 def test_scan_reports_each_instance_with_verdict_and_evidence(factory: SessionFactory) -> None:
@@ -92,3 +97,29 @@ def test_account_outside_the_callers_without_role_name_is_a_scope_error(
     assert scope.region == "*"
     assert "role-name" in (scope.error or "")
     assert result.exit_code() == 3
+
+
+def test_a_region_named_twice_is_read_once(factory: SessionFactory) -> None:
+    [instance] = seed(factory, "eu-west-1", Group("a", 1))
+    result = run_scan(
+        factory, ScopeOptions(regions=("eu-west-1", "eu-west-1")), EvaluationOptions()
+    )
+    assert [s.region for s in result.scopes] == ["eu-west-1"]
+    assert [f.resource_id for f in result.findings] == [instance]
+
+
+def test_an_enabled_region_botocore_cannot_place_is_still_scanned() -> None:
+    # Dropping it would leave an enabled Region unaudited without a word.
+    opt_in = {"us-east-1": "opt-in-not-required", "xx-new-1": "opted-in", "cn-north-1": "opted-in"}
+    partitions = {"us-east-1": "aws", "cn-north-1": "aws-cn"}
+    assert enabled_regions(opt_in, partitions.get, "aws") == ["us-east-1", "xx-new-1"]
+
+
+def test_a_failed_reread_is_translated_not_raw_botocore(
+    factory: SessionFactory, proxy: FaultProxy, proxied_factory: SessionFactory
+) -> None:
+    [instance] = seed(factory, "eu-west-1", Group("a", 1))
+    proxy.rules.append(lambda req: html_500() if req.action == "DescribeInstances" else None)
+    with pytest.raises(AwsError, match="ResponseParserError"):
+        get_instance(proxied_factory.ec2(own(proxied_factory), "eu-west-1"), instance)
+    assert get_instance(factory.ec2(own(factory), "eu-west-1"), "i-0123456789abcdef0") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from imdsguard.errors import UsageError
 from imdsguard.model import ImdsDisabledPolicy
@@ -33,6 +34,14 @@ class AwsOptions:
     endpoint_url: str | None = None
     max_attempts: int = 8
 
+    def __post_init__(self) -> None:
+        if self.endpoint_url is not None:
+            parts = urlsplit(self.endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise UsageError(
+                    f"bad --endpoint-url {self.endpoint_url!r}: expected http(s)://host[:port]"
+                )
+
 
 @dataclass(frozen=True, slots=True)
 class ScopeOptions:
@@ -53,6 +62,11 @@ class ScopeOptions:
             raise UsageError(f"bad role name {self.role_name!r}: see IAM role naming rules")
         if self.external_id is not None and not EXTERNAL_ID.match(self.external_id):
             raise UsageError("bad external id: 2-1224 characters of [\\w+=,.@:/-]")
+        # Once each, in order: a Region or account named twice must not be read twice.
+        for name in ("regions", "accounts"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(dict.fromkeys(value)))
         if self.organization and self.accounts:
             raise UsageError("--organization and --accounts are mutually exclusive")
         if self.max_workers < 1:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.aws.errors import aws_errors
+from imdsguard.errors import AwsError
 from imdsguard.kinds import AccountImdsDefaults, Image
 from imdsguard.model import Instance, MetadataOptions
 
@@ -27,11 +28,16 @@ def get_region_opt_in(client: EC2Client) -> dict[str, str]:
 
 
 def enabled_regions(opt_in: Mapping[str, str], partition_of: Any, partition: str) -> list[str]:
-    """Pure: the enabled Regions that belong to ``partition`` (moto mixes in cn/gov)."""
+    """Pure: the enabled Regions of ``partition`` (moto mixes in cn/gov).
+
+    A Region this botocore cannot place (``None``, e.g. one newer than the installed
+    endpoint data) is kept: scanning it may fail, and that failure is a scope error,
+    whereas dropping it would silently leave an enabled Region unaudited.
+    """
     return sorted(
         name
         for name, status in opt_in.items()
-        if status in ENABLED_OPT_IN and partition_of(name) == partition
+        if status in ENABLED_OPT_IN and partition_of(name) in (partition, None)
     )
 
 
@@ -83,15 +89,13 @@ def get_instances(client: EC2Client) -> Iterator[Instance]:
 
 def get_instance(client: EC2Client, instance_id: str) -> Instance | None:
     """Re-read one instance; ``None`` if AWS no longer knows it."""
-    from botocore.exceptions import ClientError
-
     try:
-        reply = client.describe_instances(InstanceIds=[instance_id])
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "InvalidInstanceID.NotFound":
-            return None
         with aws_errors("DescribeInstances"):
-            raise
+            reply = client.describe_instances(InstanceIds=[instance_id])
+    except AwsError as exc:
+        if exc.code == "InvalidInstanceID.NotFound":
+            return None
+        raise
     for reservation in reply.get("Reservations", []):
         for raw in reservation.get("Instances", []):
             return parse_instance(raw)

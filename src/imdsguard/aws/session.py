@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError
 
 from imdsguard import __version__
 from imdsguard.aws.errors import BOTO_FAILURES, aws_errors, translate
+from imdsguard.errors import UsageError
 from imdsguard.options import AwsOptions
 
 if TYPE_CHECKING:
@@ -83,8 +84,12 @@ class SessionFactory:
     def default_region(self) -> str:
         return self._session.region_name or "us-east-1"
 
-    def partition_of(self, region: str) -> str:
-        return self._session.get_partition_for_region(region)
+    def partition_of(self, region: str) -> str | None:
+        """The Region's partition, or ``None`` when the installed botocore does not know it."""
+        try:
+            return self._session.get_partition_for_region(region)
+        except BotoCoreError:  # UnknownRegionError
+            return None
 
     def known_regions(self) -> frozenset[str]:
         """Every Region botocore knows in any partition: the yardstick for --regions."""
@@ -112,7 +117,10 @@ class SessionFactory:
             client = self._clients.get(key)
             if client is None:
                 kwargs = self._client_kwargs(access, region)
-                client = self._session.client(service, **kwargs)  # type: ignore[call-overload]
+                try:
+                    client = self._session.client(service, **kwargs)  # type: ignore[call-overload]
+                except ValueError as exc:  # e.g. a malformed AWS_ENDPOINT_URL
+                    raise UsageError(f"cannot create an AWS client: {exc}") from exc
                 self._clients[key] = client
                 # Bounded: each client holds its own resolved shapes and connection pool,
                 # and only the scopes in flight need theirs.

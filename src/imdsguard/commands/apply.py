@@ -32,7 +32,9 @@ def print_run(result: RunResult, verb: str) -> None:
     from imdsguard.report.remediation import run_renderable
 
     width = None if sys.stdout.isatty() else 160
-    Console(file=sys.stdout, width=width).print(run_renderable(result, verb))
+    Console(markup=False, highlight=False, file=sys.stdout, width=width).print(
+        run_renderable(result, verb)
+    )
 
 
 def _confirmed(plan: Plan) -> bool:

@@ -185,9 +185,16 @@ def print_renderable(renderable: RenderableType) -> None:
     from rich.console import Console
 
     if sys.stdout.isatty():
-        Console().print(renderable)
+        Console(markup=False, highlight=False).print(renderable)
     else:
-        Console(file=sys.stdout, width=160, no_color=True, color_system=None).print(renderable)
+        Console(
+            markup=False,
+            highlight=False,
+            file=sys.stdout,
+            width=160,
+            no_color=True,
+            color_system=None,
+        ).print(renderable)
 
 
 def aws_options(args: argparse.Namespace) -> AwsOptions:

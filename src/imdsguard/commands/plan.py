@@ -45,7 +45,9 @@ def print_plan(plan: Plan, stream: Any = None) -> None:
     from imdsguard.report.remediation import plan_renderable
 
     stream = stream or sys.stdout
-    Console(file=stream, width=None if stream.isatty() else 160).print(plan_renderable(plan))
+    Console(
+        markup=False, highlight=False, file=stream, width=None if stream.isatty() else 160
+    ).print(plan_renderable(plan))
 
 
 def run_demo_plan(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:

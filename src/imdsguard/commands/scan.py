@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,14 @@ def _make_output_dir(path: str) -> None:
         raise UsageError(f"cannot create {path}: {exc.strerror}") from exc
 
 
+def _check_writable(path: str) -> None:
+    """Before the scan: a long scan must not end in 'cannot write'."""
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {path}: not a writable file location")
+
+
 def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespace) -> None:
     from imdsguard.report import EXTENSIONS, FORMATS
 
@@ -64,7 +73,7 @@ def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespa
 
             from imdsguard.report.table import renderable
 
-            Console().print(renderable(result))
+            Console(markup=False, highlight=False).print(renderable(result))
         else:
             write_text(FORMATS[fmt](result), args.output)
 
@@ -79,6 +88,8 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
     formats = _formats(args)
     if args.output_dir:
         _make_output_dir(args.output_dir)
+    if args.output:
+        _check_writable(args.output)
     factory = SessionFactory(aws)
     unknown = sorted(set(scopes.regions or ()) - factory.known_regions())
     if unknown:
@@ -87,18 +98,18 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
     evaluation = EvaluationOptions(imds_disabled=args.imds_disabled, strict_amis=args.strict_amis)
     with progress_sink(enabled=not args.quiet) as progress:
         result = run_scan(factory, scopes, evaluation, kinds=args.resources, progress=progress)
-    # History keeps the whole scan; --compliance only narrows what the reports show.
+    # --compliance narrows what the reports (and the exit code) cover; history keeps all.
+    shown = filter_result(result, args.compliance) if args.compliance else result
+    # Reports first: a slow or locked history database must not hold them back.
+    write_reports(shown, formats, args)
     path = history_path(args)
     if path is not None:
         store_history(path, result, aws, scopes, quiet=args.quiet)
-    if args.compliance:
-        result = filter_result(result, args.compliance)
-    write_reports(result, formats, args)
-    code = result.exit_code()
+    code = shown.exit_code()
     if args.security_hub:
         from imdsguard.publish import publish
 
-        problems = publish(factory, result, scopes)
+        problems = publish(factory, shown, scopes)
         for line in problems:
             print(f"imdsguard: security hub: {line}", file=sys.stderr)
         if problems:

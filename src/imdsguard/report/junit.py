@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from imdsguard import compliance
 from imdsguard.model import Finding, ScanResult, ScopeOutcome
 from imdsguard.report import describe
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _testcase(finding: Finding, framework: str | None) -> ET.Element:
@@ -65,4 +68,7 @@ def format(result: ScanResult) -> str:
     )
     root.extend(suites)
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+    body = ET.tostring(root, "unicode")
+    # A Name tag may hold control characters XML 1.0 forbids (ElementTree writes them
+    # as is); one would make the whole report unreadable to CI, so they become U+FFFD.
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + _NOT_XML.sub("\ufffd", body) + "\n"

@@ -167,5 +167,7 @@ def run_renderable(result: RunResult, verb: str) -> RenderableType:
 
 def to_text(renderable: RenderableType, width: int = 160) -> str:
     buffer = io.StringIO()
-    Console(file=buffer, width=width, no_color=True, color_system=None).print(renderable)
+    Console(
+        markup=False, highlight=False, file=buffer, width=width, no_color=True, color_system=None
+    ).print(renderable)
     return buffer.getvalue()

@@ -124,5 +124,7 @@ def renderable(result: ScanResult) -> RenderableType:
 def format(result: ScanResult, width: int = 200) -> str:
     """Plain text (no colour codes), for files and pipes."""
     buffer = io.StringIO()
-    Console(file=buffer, width=width, no_color=True, color_system=None).print(renderable(result))
+    Console(
+        markup=False, highlight=False, file=buffer, width=width, no_color=True, color_system=None
+    ).print(renderable(result))
     return buffer.getvalue()

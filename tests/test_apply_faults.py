@@ -6,16 +6,24 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from imdsguard.apply import run_apply
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
+from imdsguard.journal import Journal
+from imdsguard.options import ApplyOptions, AwsOptions
+from imdsguard.planfile import load
+from imdsguard.progress import Silent
 from tests.conftest import CliResult, own, seed
 from tests.faultproxy import (
+    Fault,
     FaultProxy,
+    ProxyRequest,
     answer_dry_runs,
     deny,
     metadata_pending,
     not_found,
     rate_limit,
+    throttle,
 )
 from tests.remediation_helpers import journal_records, options_of
 
@@ -202,6 +210,62 @@ def test_permission_probe_on_a_vanished_instance_tries_the_next_one(
     assert proxy.faults[(MODIFY, "us-east-1")] == 2  # not-found probe, then an allowed one
     after = options_of(factory, "us-east-1")
     assert all(after[i]["http_tokens"] == "required" for i in rest)
+
+
+def test_throttled_permission_probes_are_waited_out_not_taken_for_denial(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    ids = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    common = ("--endpoint-url", proxy.url, "--resources", "instances")
+    assert cli("plan", *common, "--output", str(plan)).code == 0
+    throttled = {"n": 0}
+
+    def throttle_dry_runs(req: ProxyRequest) -> Fault | None:
+        if req.param("DryRun") != "true" or throttled["n"] >= 4:
+            return None
+        throttled["n"] += 1
+        return throttle()
+
+    proxy.rules += [throttle_dry_runs, answer_dry_runs()]
+    # No botocore retries: every throttled probe reaches imdsguard, which must wait it out.
+    impatient = SessionFactory(AwsOptions(endpoint_url=proxy.url, max_attempts=1))
+    journal = Journal.create(tmp_path / "j.jsonl", load(str(plan)))
+    try:
+        result = run_apply(
+            impatient,
+            load(str(plan)),
+            journal,
+            options=ApplyOptions(check_permissions=True),
+            progress=Silent(),
+        )
+    finally:
+        journal.close()
+    assert result.scope_errors == ()
+    assert {r.outcome for r in result.results} == {"applied"}
+    assert proxy.faults[(MODIFY, "us-east-1")] == 5  # four throttled, then DryRunOperation
+    assert all(options_of(factory, "us-east-1")[i]["http_tokens"] == "required" for i in ids)
+
+
+def test_no_probe_able_instance_means_no_probe_not_a_denied_scope(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    ids = seed(factory, "us-east-1", Group("a", 2, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    common = ("--endpoint-url", proxy.url, "--resources", "instances")
+    assert cli("plan", *common, "--output", str(plan)).code == 0
+    proxy.rules += [not_found(frozenset(ids)), answer_dry_runs()]
+    journal = tmp_path / "j.jsonl"
+    result = cli("apply", str(plan), "--check-permissions", *common[:2], "--journal", str(journal))
+    assert result.code == 1, result.out + result.err  # both skipped as gone, no scope error
+    assert "permission" not in result.out
+    assert set(_outcomes(journal).values()) == {("skipped", "gone: InvalidInstanceID.NotFound")}
 
 
 def test_pending_changes_are_verified_in_batched_polls(

@@ -145,6 +145,64 @@ def test_denied_region_exits_3_and_the_other_regions_are_done(
     assert {outcomes[i][0] for i in refused} == {"denied"}
 
 
+def test_denied_reread_stops_the_region_and_exits_3(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    allowed = seed(factory, "us-east-1", Group("a", 2, imdsv1_calls=0))
+    refused = seed(factory, "eu-west-1", Group("b", 3, imdsv1_calls=0))
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    regions = ("--regions", "us-east-1,eu-west-1", "--resources", "instances")
+    assert cli("plan", "--endpoint-url", proxy.url, *regions, "--output", str(plan)).code == 0
+    proxy.rules.append(deny("DescribeInstances", frozenset({"eu-west-1"})))
+    result = cli(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        proxy.url,
+        "--journal",
+        str(journal),
+        "--workers-per-scope",
+        "1",
+    )
+    assert result.code == 3, result.out + result.err
+    assert "eu-west-1: permission denied" in result.out
+    assert proxy.faults[("DescribeInstances", "eu-west-1")] == 1  # the scope stopped there
+    assert proxy.calls[(MODIFY, "eu-west-1")] == 0
+    outcomes = _outcomes(journal)
+    assert {outcomes[i][0] for i in refused} == {"denied"}
+    assert all(options_of(factory, "us-east-1")[i]["http_tokens"] == "required" for i in allowed)
+
+
+def test_an_unexpected_error_fails_one_change_and_the_run_goes_on(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    broken, *fine = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
+    other = seed(factory, "eu-west-1", Group("b", 2, imdsv1_calls=0))
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    regions = ("--regions", "us-east-1,eu-west-1", "--resources", "instances")
+    assert cli("plan", "--endpoint-url", proxy.url, *regions, "--output", str(plan)).code == 0
+
+    def without_id(req: ProxyRequest, body: bytes) -> bytes:
+        # A reply our parser cannot read (no instanceId): a bug's stand-in, not an AWS error.
+        if req.action != "DescribeInstances" or req.param("InstanceId.1") != broken:
+            return body
+        return body.replace(f"<instanceId>{broken}</instanceId>".encode(), b"")
+
+    proxy.rewrites.append(without_id)
+    result = cli("apply", str(plan), "--endpoint-url", proxy.url, "--journal", str(journal))
+    assert result.code == 1, result.out + result.err
+    outcomes = _outcomes(journal)
+    assert outcomes[broken] == ("failed", "KeyError: 'InstanceId'")
+    assert {outcomes[i][0] for i in [*fine, *other]} == {"applied"}
+    assert broken in result.out
+
+
 def test_check_permissions_dry_runs_once_per_scope_and_skips_denied_scopes(
     factory: SessionFactory,
     proxy: FaultProxy,

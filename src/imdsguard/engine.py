@@ -44,7 +44,7 @@ T = TypeVar("T")
 
 
 class ScopeDenied(Exception):
-    """A write was refused for lack of permission: stop the scope, not just the change."""
+    """A read or write was refused for lack of permission: stop the scope, not the change."""
 
     def __init__(self, error: AwsError) -> None:
         super().__init__(str(error))
@@ -69,11 +69,16 @@ class StepContext:
         return self.reading(lambda: applier.read(self.clients, change.resource_id))
 
     def reading(self, call: Callable[[], T]) -> T:
-        """Any read call, with throttling that outlives botocore's retries waited out."""
+        """Any read call, with throttling that outlives botocore's retries waited out.
+
+        A denied read raises ScopeDenied: without the re-read no change may be written.
+        """
         for _ in range(THROTTLE_ROUNDS):
             try:
                 return call()
             except AwsError as exc:
+                if exc.code in DENIED:
+                    raise ScopeDenied(exc) from exc
                 if exc.code not in THROTTLING:
                     raise
                 time.sleep(1.0)
@@ -247,6 +252,9 @@ class Engine:
             result = ChangeResult(change, "denied", str(exc.error))
         except AwsError as exc:
             result = ChangeResult(change, "failed", str(exc))
+        except Exception as exc:
+            # A bug in one change must not end the run: journal it, the others go on.
+            result = ChangeResult(change, "failed", f"{type(exc).__name__}: {exc}")
         return self._finish(result)
 
     def _finish(self, result: ChangeResult) -> ChangeResult:

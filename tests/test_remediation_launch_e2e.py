@@ -92,8 +92,9 @@ def test_every_kind_passes_after_apply_and_rollback_restores_what_can_be(
     gate, pinned = doc["held"]
     assert (pinned["reason"], pinned["name"]) == ("pinned-version", "batch-lt")
     assert gate["reason"] == "enforce-not-ready"
+    failing = (ids["web-lt"], ids["batch-lt"])
     assert gate["detail"]["why"] == (
-        f"still allow IMDSv1: 2 launch template(s) ({ids['web-lt']}, {ids['batch-lt']}); "
+        f"still allow IMDSv1: 2 launch template(s) ({', '.join(sorted(failing))}); "
         "1 launch configuration(s) (legacy-lc); 3 Auto Scaling group(s) (batch-asg, legacy-asg, "
         "web-asg)"
     )

@@ -129,11 +129,11 @@ def region_not_ready(scan: ScanResult, scope: Scope, options: PlanOptions) -> st
         return "the Region's scan is incomplete"
     parts = []
     for _, kind, label in LAUNCHERS:
-        failing = [
+        failing = sorted(
             f.resource_id
             for f in scan.findings
             if f.scope == scope and isinstance(f.resource, kind) and f.status == "FAIL"
-        ]
+        )
         if failing:
             examples = ", ".join(failing[:3]) + (", ..." if len(failing) > 3 else "")
             parts.append(f"{len(failing)} {label} ({examples})")

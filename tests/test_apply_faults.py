@@ -6,16 +6,24 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from imdsguard.apply import run_apply
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
+from imdsguard.journal import Journal
+from imdsguard.options import ApplyOptions, AwsOptions
+from imdsguard.planfile import load
+from imdsguard.progress import Silent
 from tests.conftest import CliResult, own, seed
 from tests.faultproxy import (
+    Fault,
     FaultProxy,
+    ProxyRequest,
     answer_dry_runs,
     deny,
     metadata_pending,
     not_found,
     rate_limit,
+    throttle,
 )
 from tests.remediation_helpers import journal_records, options_of
 
@@ -137,6 +145,64 @@ def test_denied_region_exits_3_and_the_other_regions_are_done(
     assert {outcomes[i][0] for i in refused} == {"denied"}
 
 
+def test_denied_reread_stops_the_region_and_exits_3(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    allowed = seed(factory, "us-east-1", Group("a", 2, imdsv1_calls=0))
+    refused = seed(factory, "eu-west-1", Group("b", 3, imdsv1_calls=0))
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    regions = ("--regions", "us-east-1,eu-west-1", "--resources", "instances")
+    assert cli("plan", "--endpoint-url", proxy.url, *regions, "--output", str(plan)).code == 0
+    proxy.rules.append(deny("DescribeInstances", frozenset({"eu-west-1"})))
+    result = cli(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        proxy.url,
+        "--journal",
+        str(journal),
+        "--workers-per-scope",
+        "1",
+    )
+    assert result.code == 3, result.out + result.err
+    assert "eu-west-1: permission denied" in result.out
+    assert proxy.faults[("DescribeInstances", "eu-west-1")] == 1  # the scope stopped there
+    assert proxy.calls[(MODIFY, "eu-west-1")] == 0
+    outcomes = _outcomes(journal)
+    assert {outcomes[i][0] for i in refused} == {"denied"}
+    assert all(options_of(factory, "us-east-1")[i]["http_tokens"] == "required" for i in allowed)
+
+
+def test_an_unexpected_error_fails_one_change_and_the_run_goes_on(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    broken, *fine = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
+    other = seed(factory, "eu-west-1", Group("b", 2, imdsv1_calls=0))
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    regions = ("--regions", "us-east-1,eu-west-1", "--resources", "instances")
+    assert cli("plan", "--endpoint-url", proxy.url, *regions, "--output", str(plan)).code == 0
+
+    def without_id(req: ProxyRequest, body: bytes) -> bytes:
+        # A reply our parser cannot read (no instanceId): a bug's stand-in, not an AWS error.
+        if req.action != "DescribeInstances" or req.param("InstanceId.1") != broken:
+            return body
+        return body.replace(f"<instanceId>{broken}</instanceId>".encode(), b"")
+
+    proxy.rewrites.append(without_id)
+    result = cli("apply", str(plan), "--endpoint-url", proxy.url, "--journal", str(journal))
+    assert result.code == 1, result.out + result.err
+    outcomes = _outcomes(journal)
+    assert outcomes[broken] == ("failed", "KeyError: 'InstanceId'")
+    assert {outcomes[i][0] for i in [*fine, *other]} == {"applied"}
+    assert broken in result.out
+
+
 def test_check_permissions_dry_runs_once_per_scope_and_skips_denied_scopes(
     factory: SessionFactory,
     proxy: FaultProxy,
@@ -202,6 +268,62 @@ def test_permission_probe_on_a_vanished_instance_tries_the_next_one(
     assert proxy.faults[(MODIFY, "us-east-1")] == 2  # not-found probe, then an allowed one
     after = options_of(factory, "us-east-1")
     assert all(after[i]["http_tokens"] == "required" for i in rest)
+
+
+def test_throttled_permission_probes_are_waited_out_not_taken_for_denial(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    ids = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    common = ("--endpoint-url", proxy.url, "--resources", "instances")
+    assert cli("plan", *common, "--output", str(plan)).code == 0
+    throttled = {"n": 0}
+
+    def throttle_dry_runs(req: ProxyRequest) -> Fault | None:
+        if req.param("DryRun") != "true" or throttled["n"] >= 4:
+            return None
+        throttled["n"] += 1
+        return throttle()
+
+    proxy.rules += [throttle_dry_runs, answer_dry_runs()]
+    # No botocore retries: every throttled probe reaches imdsguard, which must wait it out.
+    impatient = SessionFactory(AwsOptions(endpoint_url=proxy.url, max_attempts=1))
+    journal = Journal.create(tmp_path / "j.jsonl", load(str(plan)))
+    try:
+        result = run_apply(
+            impatient,
+            load(str(plan)),
+            journal,
+            options=ApplyOptions(check_permissions=True),
+            progress=Silent(),
+        )
+    finally:
+        journal.close()
+    assert result.scope_errors == ()
+    assert {r.outcome for r in result.results} == {"applied"}
+    assert proxy.faults[(MODIFY, "us-east-1")] == 5  # four throttled, then DryRunOperation
+    assert all(options_of(factory, "us-east-1")[i]["http_tokens"] == "required" for i in ids)
+
+
+def test_no_probe_able_instance_means_no_probe_not_a_denied_scope(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    ids = seed(factory, "us-east-1", Group("a", 2, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    common = ("--endpoint-url", proxy.url, "--resources", "instances")
+    assert cli("plan", *common, "--output", str(plan)).code == 0
+    proxy.rules += [not_found(frozenset(ids)), answer_dry_runs()]
+    journal = tmp_path / "j.jsonl"
+    result = cli("apply", str(plan), "--check-permissions", *common[:2], "--journal", str(journal))
+    assert result.code == 1, result.out + result.err  # both skipped as gone, no scope error
+    assert "permission" not in result.out
+    assert set(_outcomes(journal).values()) == {("skipped", "gone: InvalidInstanceID.NotFound")}
 
 
 def test_pending_changes_are_verified_in_batched_polls(

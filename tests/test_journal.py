@@ -101,3 +101,42 @@ def test_a_well_formed_line_missing_fields_is_reported_too(tmp_path: Path) -> No
         handle.write('{"type": "intent", "key": "x"}\n{"type": "outcome", "key": "y"}\n')
     with pytest.raises(UsageError, match=r"line 4 is corrupt"):
         Journal.reopen(path)
+
+
+@pytest.mark.parametrize(
+    ("records", "settled"),
+    [
+        ([], ("applied", "earlier run")),
+        (
+            [("rollback-outcome", {"outcome": "restored", "reason": ""})],
+            ("skipped", "rolled-back (restored)"),
+        ),
+        (
+            [("rollback-outcome", {"outcome": "failed", "reason": "throttled"})],
+            ("skipped", "rolled-back (failed: throttled)"),
+        ),
+        (
+            [("rollback-intent", {})],  # killed mid-rollback
+            ("skipped", "rolled-back (interrupted: run rollback again)"),
+        ),
+        (
+            # a later apply record is newer than the rollback
+            [
+                ("rollback-outcome", {"outcome": "restored", "reason": ""}),
+                ("outcome", {"outcome": "failed", "reason": "x", "observed": None}),
+            ],
+            None,
+        ),
+    ],
+)
+def test_resume_settles_by_the_latest_record(
+    tmp_path: Path, records: list[tuple[str, dict[str, str | None]]], settled: object
+) -> None:
+    path = _journal(tmp_path)
+    journal, _ = Journal.reopen(path)
+    for record_type, fields in records:
+        journal.append(record_type, key=CHANGE.key, **fields)
+    journal.close()
+    journal, state = Journal.reopen(path)
+    journal.close()
+    assert state.settled(CHANGE.key) == settled

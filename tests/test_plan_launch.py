@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from imdsguard.changes import Change, Hold, Plan
+from imdsguard.changes import DEFAULTS_KIND, Change, Hold, Plan
 from imdsguard.kinds import (
     AccountImdsDefaults,
     AutoScalingGroup,
@@ -266,3 +266,54 @@ def test_plan_file_round_trips_state_and_migrations_and_reads_schema_1_0() -> No
     loaded = plan_from_json(old)
     assert loaded.migrations == ()
     assert [c.state for c in loaded.changes] == [{}, {}]
+
+
+PINNED_LT = lt("batch", 1, (REQUIRED, ()), (OPTIONAL, ("batch-asg",)))
+OLD_LC = LaunchConfiguration("old-lc", OPTIONAL, False, ("legacy-asg",))
+LC_GROUP = AutoScalingGroup(
+    "legacy-asg", (source("launch-configuration", "old-lc", None, "optional"),)
+)
+READY_LT = lt("web", 1, (REQUIRED, ()))
+READY_GROUP = AutoScalingGroup(
+    "web-asg", (source("launch-template", "lt-1", "$Default", "required"),)
+)
+
+
+@pytest.mark.parametrize(
+    ("resources", "why"),
+    [
+        # Enforcement makes IMDSv1 launches fail: every launch setting must pass first,
+        # even a template this same plan changes (re-plan --enforce once it is fixed).
+        ((lt("web", 1, (OPTIONAL, ())),), "1 launch template(s) (lt-1)"),
+        ((PINNED_LT,), "1 launch template(s) (lt-1)"),
+        ((OLD_LC,), "1 launch configuration(s) (old-lc)"),
+        ((LC_GROUP,), "1 Auto Scaling group(s) (legacy-asg)"),
+        (
+            (FAILING, OLD_LC, LC_GROUP),
+            "1 instance(s) (i-v1); 1 launch configuration(s) (old-lc); "
+            "1 Auto Scaling group(s) (legacy-asg)",
+        ),
+        ((READY_LT, READY_GROUP, LaunchConfiguration("new-lc", REQUIRED, True)), None),
+    ],
+)
+def test_enforcement_waits_for_every_launch_setting(
+    resources: tuple[Resource, ...], why: str | None
+) -> None:
+    scan = judged(REQUIRED_DEFAULTS, PASSING, *resources)
+    plan = plan_launch(scan, PlanOptions(enforce=True), NOW)
+    holds = [str(h.detail["why"]) for h in plan.held if h.reason == "enforce-not-ready"]
+    if why is None:
+        assert holds == []
+        assert [c.state["after"] for c in plan.changes] == [{"HttpTokensEnforced": "enabled"}]
+    else:
+        assert holds == [f"still allow IMDSv1: {why}"]
+        assert [c for c in plan.changes if c.kind == DEFAULTS_KIND] == []
+
+
+def test_enforcement_waits_for_launch_settings_to_be_scanned() -> None:
+    options = PlanOptions(enforce=True, resources=("instances", "account-defaults"))
+    [hold] = plan_launch(judged(REQUIRED_DEFAULTS, PASSING), options, NOW).held
+    assert hold.detail["why"] == (
+        "launch-templates, launch-configurations, auto-scaling-groups were not scanned "
+        "(--resources): cannot tell if every one passes"
+    )

@@ -127,3 +127,21 @@ def test_permission_probe_never_sends_imds_support(
     writes = [r for r in proxy.forwarded if r.action == "ModifyImageAttribute"]
     assert [w.param("ImdsSupport.Value") for w in writes] == ["v2.0"]  # the one real write
     assert images(factory.ec2(own(factory), REGION)) == {"golden-2019": "v2.0"}
+
+
+def test_resume_reports_applied_amis_and_asks_only_for_unfinished_ones(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    ec2 = factory.ec2(own(factory), REGION)
+    ec2.register_image(Name="golden-2019")
+    journal = tmp_path / "j.jsonl"
+    common = ("--endpoint-url", moto_url, "--regions", REGION, "--resources", "amis")
+    first = cli(
+        "apply", "--yes", "--amis", "--yes-irreversible", *common, "--journal", str(journal)
+    )
+    assert first.code == 0, first.out + first.err
+    # Resumed without --yes-irreversible: the AMI already has its final outcome.
+    resumed = cli("apply", "--resume", str(journal), "--endpoint-url", moto_url)
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert "needs --yes-irreversible" not in resumed.err
+    assert "Applied: 1 applied" in resumed.out

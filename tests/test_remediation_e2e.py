@@ -125,6 +125,27 @@ def test_rollback_restores_every_field_and_is_idempotent(
     assert {r["outcome"] for r in outcomes} == {"restored"}
 
 
+def test_resume_after_rollback_reports_rolled_back_and_never_reapplies(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    ids = seed(factory, REGION, Group("app", 2, imdsv1_calls=0))
+    journal = tmp_path / "run.jsonl"
+    common = ("--endpoint-url", moto_url, "--regions", REGION, "--resources", "instances")
+    assert cli("apply", "--yes", *common, "--journal", str(journal)).code == 0
+    assert cli("rollback", str(journal), "--endpoint-url", moto_url).code == 0
+
+    resumed = cli("apply", "--resume", str(journal), "--endpoint-url", moto_url)
+
+    assert resumed.code == 1, resumed.out + resumed.err  # rolled back is not applied
+    assert "rolled-back" in resumed.out
+    assert all(o["http_tokens"] == "optional" for o in options_of(factory, REGION).values())
+    records = journal_records(journal)
+    assert sum(r["type"] == "intent" for r in records) == len(ids)  # no second write
+    again = cli("apply", "--resume", str(journal), "--endpoint-url", moto_url)
+    assert again.code == 1
+    assert "rolled-back" in again.out
+
+
 def test_plan_records_the_role_and_apply_and_rollback_enter_other_accounts(
     factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
 ) -> None:

@@ -19,7 +19,8 @@ REGION = "eu-west-1"
 def seed_estate(factory: SessionFactory) -> dict[str, str]:
     """web-lt (default v1 optional, v2 required) with web-asg on $Default; api-lt
     compliant; batch-lt's optional v2 pinned by batch-asg; legacy-lc; two AMIs; unset
-    account defaults; instances that all pass, so --enforce is allowed."""
+    account defaults; instances that all pass, but launch settings that do not, so
+    --enforce is held."""
     seed_launch_settings(factory, own(factory), REGION)
     ec2 = factory.ec2(own(factory), REGION)
     templates = {t["LaunchTemplateName"]: t["LaunchTemplateId"] for t in templates_of(ec2)}
@@ -88,8 +89,15 @@ def test_every_kind_passes_after_apply_and_rollback_restores_what_can_be(
         ("account-defaults", None),
         ("image", "golden-2019"),
     }
-    [pinned] = doc["held"]
+    gate, pinned = doc["held"]
     assert (pinned["reason"], pinned["name"]) == ("pinned-version", "batch-lt")
+    assert gate["reason"] == "enforce-not-ready"
+    failing = (ids["web-lt"], ids["batch-lt"])
+    assert gate["detail"]["why"] == (
+        f"still allow IMDSv1: 2 launch template(s) ({', '.join(sorted(failing))}); "
+        "1 launch configuration(s) (legacy-lc); 3 Auto Scaling group(s) (batch-asg, legacy-asg, "
+        "web-asg)"
+    )
     assert pinned["detail"]["groups"] == ["batch-asg"]
     migrations = {m["resource_id"]: m["detail"]["action"] for m in doc["migrations"]}
     assert migrations["legacy-lc"] == (
@@ -112,7 +120,7 @@ def test_every_kind_passes_after_apply_and_rollback_restores_what_can_be(
     assert new["MetadataOptions"]["HttpTokens"] == "required"
     assert new["MetadataOptions"]["HttpEndpoint"] == "enabled"
     level = defaults(ec2)
-    assert (level["HttpTokens"], level["HttpTokensEnforced"]) == ("required", "enabled")
+    assert (level["HttpTokens"], level.get("HttpTokensEnforced")) == ("required", None)
     assert level["HttpPutResponseHopLimit"] == 2  # --container-hop-limit
     assert images(ec2)["golden-2019"] == "v2.0"
     outcome = next(

@@ -132,8 +132,7 @@ def test_enforce_only_where_every_instance_passes(
     [legacy] = seed(factory, REGION, Group("legacy", 1, imdsv1_calls=9))
     plan = tmp_path / "plan.json"
     common = ("--endpoint-url", moto_url, "--regions", f"us-east-1,{REGION}")
-    resources = ("--resources", "instances,account-defaults")
-    planned = cli("plan", *common, *resources, "--enforce", "--output", str(plan))
+    planned = cli("plan", *common, "--enforce", "--output", str(plan))
     assert planned.code == 1
     doc = json.loads(plan.read_text())
     after = {c["region"]: c["state"]["after"] for c in doc["changes"]}
@@ -151,6 +150,36 @@ def test_enforce_only_where_every_instance_passes(
     assert enforced["HttpTokensEnforced"] == "enabled"
     level = defaults(factory.ec2(own(factory), REGION))
     assert (level["HttpTokens"], level.get("HttpTokensEnforced")) == ("required", None)
+
+
+def test_enforce_waits_for_launch_templates_even_those_the_plan_fixes(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    seed(factory, REGION, Group("ready", 2, tokens="required"))
+    ec2 = factory.ec2(own(factory), REGION)
+    template_id = create_template(ec2, "app-lt", "optional")
+    plan = tmp_path / "plan.json"
+    common = ("--endpoint-url", moto_url, "--regions", REGION)
+    planned = cli("plan", *common, "--enforce", "--output", str(plan))
+    assert planned.code == 1
+    doc = json.loads(plan.read_text())
+    [gate] = [h for h in doc["held"] if h["reason"] == "enforce-not-ready"]
+    assert gate["detail"]["why"] == f"still allow IMDSv1: 1 launch template(s) ({template_id})"
+    [tokens] = [c["state"]["after"] for c in doc["changes"] if c["kind"] == "account-defaults"]
+    assert tokens == {"HttpTokens": "required"}  # tokens now, enforcement once it is ready
+    assert [c["resource_id"] for c in doc["changes"] if c["kind"] == "launch-template"] == [
+        template_id
+    ]
+
+    applied = cli("apply", str(plan), *common[:2], "--journal", str(tmp_path / "j.jsonl"))
+    assert applied.code == 1, applied.out + applied.err  # the held enforcement
+    assert "HttpTokensEnforced" not in defaults(ec2)
+
+    # The template is fixed now: planning --enforce again enforces.
+    replanned = cli("plan", *common, "--enforce", "--output", str(plan))
+    assert replanned.code == 0, replanned.out
+    changes = json.loads(plan.read_text())["changes"]
+    assert [c["state"]["after"] for c in changes] == [{"HttpTokensEnforced": "enabled"}]
 
 
 # The emulator always answers ManagedBy=account (moto has no declarative policies, see

@@ -15,9 +15,6 @@ from imdsguard.options import ApplyOptions
 from imdsguard.planfile import change_json
 from imdsguard.progress import ProgressSink
 
-# Outcomes a resumed run does not revisit; "failed" and "denied" are tried again.
-FINAL = frozenset({"applied", "skipped", "drifted"})
-
 
 def apply_step(ctx: StepContext, change: Change, prior_intents: frozenset[str]) -> ChangeResult:
     own = steps_for(change.kind)
@@ -81,9 +78,9 @@ def run_apply(
     done: list[ChangeResult] = []
     todo: list[Change] = []
     for change in plan.changes:
-        previous = state.outcomes.get(change.key) if state else None
-        if previous is not None and previous[0] in FINAL:
-            done.append(ChangeResult(change, previous[0], previous[1] or "earlier run"))  # type: ignore[arg-type]
+        settled = state.settled(change.key) if state else None
+        if settled is not None:
+            done.append(ChangeResult(change, *settled))
         else:
             todo.append(change)
     step = partial(apply_step, prior_intents=frozenset(state.intents if state else ()))

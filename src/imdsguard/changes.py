@@ -30,7 +30,7 @@ HoldReason = Literal[
     "pinned-version",  # a group pins a template version that allows IMDSv1
     "unreadable",  # fail closed: what we would change could not be read
     "declarative-policy",  # account defaults an Organizations policy owns
-    "enforce-not-ready",  # --enforce, but instances of the Region still fail
+    "enforce-not-ready",  # --enforce, but instances or launch settings still fail
     "irreversible",  # AMI ImdsSupport: only with --amis and a confirmation
     "migration",  # launch configurations and groups: a migration, not a change
 ]

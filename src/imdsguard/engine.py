@@ -12,12 +12,13 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
-from imdsguard.appliers import Observed, ScopeClients, applier_for, lookup
+from imdsguard.appliers import Observed, ScopeClients, StepApplier, applier_for, lookup
 from imdsguard.aws.errors import DENIED, THROTTLING
 from imdsguard.aws.session import SessionFactory
-from imdsguard.changes import Change, ChangeResult, settings_json
+from imdsguard.changes import Change, ChangeResult, Outcome, settings_json
 from imdsguard.collect import account_access
 from imdsguard.errors import AwsError
 from imdsguard.journal import Journal
@@ -35,12 +36,15 @@ HEADROOM = 5.0
 # DryRun probes per resource kind and scope: a probe on an instance that vanished since
 # the plan (InvalidInstanceID.NotFound) says nothing about permissions, so try another.
 PROBES = 3
+# A probe answer that refuses the whole scope although it is no denial: the endpoint
+# executed the DryRun, so it may have APPLIED it; never probe another one.
+DRY_RUN_IGNORED = "DryRunIgnored"
 
 T = TypeVar("T")
 
 
 class ScopeDenied(Exception):
-    """A write was refused for lack of permission: stop the scope, not just the change."""
+    """A read or write was refused for lack of permission: stop the scope, not the change."""
 
     def __init__(self, error: AwsError) -> None:
         super().__init__(str(error))
@@ -65,11 +69,16 @@ class StepContext:
         return self.reading(lambda: applier.read(self.clients, change.resource_id))
 
     def reading(self, call: Callable[[], T]) -> T:
-        """Any read call, with throttling that outlives botocore's retries waited out."""
+        """Any read call, with throttling that outlives botocore's retries waited out.
+
+        A denied read raises ScopeDenied: without the re-read no change may be written.
+        """
         for _ in range(THROTTLE_ROUNDS):
             try:
                 return call()
             except AwsError as exc:
+                if exc.code in DENIED:
+                    raise ScopeDenied(exc) from exc
                 if exc.code not in THROTTLING:
                     raise
                 time.sleep(1.0)
@@ -79,6 +88,13 @@ class StepContext:
         """One paced write; throttling is waited out, a denial raises ScopeDenied."""
         applier = applier_for(change.kind)
         self.paced(lambda: applier.write(self.clients, change.resource_id, options))
+
+    def bucket_of(self, kind: str) -> TokenBucket:
+        """The bucket the writes of ``kind`` spend: the instance bucket, or the kind's own."""
+        applier = lookup(kind)
+        if isinstance(applier, StepApplier):
+            return self.bucket_for(kind, *applier.pace)
+        return self.bucket
 
     def bucket_for(self, name: str, capacity: float, rate: float) -> TokenBucket:
         """This scope's bucket for an API with its own EC2 bucket (DOMAIN.md §3)."""
@@ -119,18 +135,33 @@ class _Stopped(Exception):
     """The run was interrupted: abandon the scope's queue (nothing journaled for it)."""
 
 
-def _probe(clients: ScopeClients, kind: str, candidates: list[Change]) -> str | None:
-    last = ""
+def _probe(ctx: StepContext, kind: str, candidates: list[Change]) -> _Refusal | None:
+    """DryRun ``kind``, paced and with throttling waited out like a write.
+
+    Only a denial (or an endpoint that ignores DryRun) refuses the scope. Anything else,
+    such as a resource gone since the plan, says nothing about permissions: try the next
+    candidate, and if none answers, go on without a probe; a denied write still stops
+    the scope, after its intent is journaled.
+    """
+    dry_run, bucket = lookup(kind).dry_run, ctx.bucket_of(kind)
     for change in candidates:
         try:
-            lookup(kind).dry_run(clients, change.resource_id, change.after)
+            ctx.paced(partial(dry_run, ctx.clients, change.resource_id, change.after), bucket)
             return None
+        except ScopeDenied as exc:
+            return _Refusal("denied", f"permission check failed: {exc.error}")
         except AwsError as exc:
-            # DryRunIgnored: the endpoint may have APPLIED it; never probe another one.
-            if exc.code in DENIED or exc.code == "DryRunIgnored":
-                return str(exc)
-            last = str(exc)
-    return f"inconclusive: {last}"
+            if exc.code == DRY_RUN_IGNORED:
+                return _Refusal("failed", f"permission check unusable: {exc}")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    """Why a permission check skips a whole scope, and the outcome its changes get."""
+
+    outcome: Outcome
+    why: str
 
 
 @dataclass
@@ -183,24 +214,26 @@ class Engine:
         verifier = Verifier(clients, self.options.verify_timeout)
         ctx = StepContext(clients, bucket, self.journal, self.options, verifier)
         if self.options.check_permissions:
-            denial = self._dry_run(clients, changes)
-            if denial is not None:
-                self._scope_error(scope, f"permission check failed: {denial}")
-                return [self._finish(ChangeResult(c, "denied", denial)) for c in changes]
+            refusal = self._dry_run(ctx, changes)
+            if refusal is not None:
+                self._scope_error(scope, refusal.why)
+                return [
+                    self._finish(ChangeResult(c, refusal.outcome, refusal.why)) for c in changes
+                ]
         denied = threading.Event()
         workers = min(self.options.workers_per_scope, len(changes))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(lambda c: self._one(ctx, c, denied), changes))
 
-    def _dry_run(self, clients: ScopeClients, changes: list[Change]) -> str | None:
+    def _dry_run(self, ctx: StepContext, changes: list[Change]) -> _Refusal | None:
         """DryRun per resource kind in the scope; why the scope must be skipped, if so."""
         by_kind: dict[str, list[Change]] = defaultdict(list)
         for change in changes:
             by_kind[change.kind].append(change)
         for kind, items in sorted(by_kind.items()):
-            error = _probe(clients, kind, items[:PROBES])
-            if error is not None:
-                return error
+            refusal = _probe(ctx, kind, items[:PROBES])
+            if refusal is not None:
+                return refusal
         return None
 
     def _one(self, ctx: StepContext, change: Change, denied: threading.Event) -> ChangeResult:
@@ -219,6 +252,9 @@ class Engine:
             result = ChangeResult(change, "denied", str(exc.error))
         except AwsError as exc:
             result = ChangeResult(change, "failed", str(exc))
+        except Exception as exc:
+            # A bug in one change must not end the run: journal it, the others go on.
+            result = ChangeResult(change, "failed", f"{type(exc).__name__}: {exc}")
         return self._finish(result)
 
     def _finish(self, result: ChangeResult) -> ChangeResult:

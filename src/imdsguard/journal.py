@@ -9,10 +9,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from imdsguard import __version__
-from imdsguard.changes import Change, Plan
+from imdsguard.changes import Change, Outcome, Plan
 from imdsguard.errors import UsageError
 from imdsguard.model import JSONValue
 from imdsguard.planfile import change_from_json, plan_from_json, plan_json
@@ -135,17 +135,37 @@ class Journal:
         self._handle.close()
 
 
+# Apply outcomes a resumed run does not revisit; "failed" and "denied" are tried again.
+FINAL = frozenset({"applied", "skipped", "drifted"})
+
+
 @dataclass
 class JournalState:
-    """What resume and rollback need from a journal: the plan, intents, apply outcomes.
+    """What resume and rollback need from a journal: the plan, intents, apply outcomes,
+    and the changes whose latest record is a rollback's.
 
-    Rollback and scope records are for people reading the journal; rollback itself
-    re-reads every resource, so it does not need its own history to be idempotent.
+    Rollback itself re-reads every resource, so it does not need its own history to be
+    idempotent; resume does, so it never re-applies what was rolled back.
     """
 
     plan: Plan
     intents: dict[str, Change] = field(default_factory=dict)
     outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    rolled_back: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def settled(self, key: str) -> tuple[Outcome, str] | None:
+        """What a resumed apply reports for ``key`` without touching it; None: (re)try it.
+
+        A rolled-back change is skipped: someone chose to undo it, and re-applying it
+        silently would undo that choice (plan and apply again to redo it).
+        """
+        if key in self.rolled_back:
+            outcome, reason = self.rolled_back[key]
+            return "skipped", f"rolled-back ({outcome}{': ' + reason if reason else ''})"
+        previous = self.outcomes.get(key)
+        if previous is not None and previous[0] in FINAL:
+            return cast(Outcome, previous[0]), previous[1] or "earlier run"
+        return None
 
     @classmethod
     def replay(cls, path: Path, records: list[dict[str, Any]]) -> JournalState:
@@ -166,5 +186,12 @@ class JournalState:
         kind = record["type"]
         if kind == "intent":
             self.intents[record["key"]] = change_from_json(record["change"])
+            self.rolled_back.pop(record["key"], None)
         elif kind == "outcome":
             self.outcomes[record["key"]] = (str(record["outcome"]), str(record.get("reason", "")))
+            self.rolled_back.pop(record["key"], None)
+        elif kind == "rollback-intent":  # a rollback killed before its outcome record
+            self.rolled_back[record["key"]] = ("interrupted", "run rollback again")
+        elif kind == "rollback-outcome":
+            outcome, reason = str(record["outcome"]), str(record.get("reason", ""))
+            self.rolled_back[record["key"]] = (outcome, reason)

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from imdsguard.changes import DEFAULTS_KIND, IMAGE_KIND, TEMPLATE_KIND, Change, Hold
-from imdsguard.kinds import AccountImdsDefaults, Image, LaunchTemplate
+from imdsguard.kinds import (
+    AccountImdsDefaults,
+    AutoScalingGroup,
+    Image,
+    LaunchConfiguration,
+    LaunchTemplate,
+)
 from imdsguard.migrations import migrations
 from imdsguard.model import Finding, Instance, JSONValue, MetadataOptions, ScanResult, Scope
 from imdsguard.options import EvaluationOptions, PlanOptions
@@ -99,22 +105,39 @@ def plan_template(finding: Finding, created_at: datetime, options: PlanOptions) 
     return out
 
 
+# What launches new instances, by --resources name: enforcement (HttpTokensEnforced)
+# makes every IMDSv1 launch fail, so each of them must pass before a Region is enforced.
+LAUNCHERS: tuple[tuple[str, type[object], str], ...] = (
+    ("instances", Instance, "instance(s)"),
+    ("launch-templates", LaunchTemplate, "launch template(s)"),
+    ("launch-configurations", LaunchConfiguration, "launch configuration(s)"),
+    ("auto-scaling-groups", AutoScalingGroup, "Auto Scaling group(s)"),
+)
+
+
 def region_not_ready(scan: ScanResult, scope: Scope, options: PlanOptions) -> str | None:
-    """Why HttpTokensEnforced=enabled would break this Region's launches, or None."""
-    if "instances" not in options.resources:
-        return "instances were not scanned (--resources): cannot tell if every one passes"
+    """Why HttpTokensEnforced=enabled would break this Region's launches, or None.
+
+    A template this same plan fixes still counts: enforce on a later plan, once it is fixed.
+    """
+    unscanned = [name for name, _, _ in LAUNCHERS if name not in options.resources]
+    if unscanned:
+        kinds = ", ".join(unscanned)
+        return f"{kinds} were not scanned (--resources): cannot tell if every one passes"
     errors = {(s.account_id, s.region) for s in scan.scope_errors}
     if (scope.account_id, scope.region) in errors:
         return "the Region's scan is incomplete"
-    failing = [
-        f.resource_id
-        for f in scan.findings
-        if f.scope == scope and isinstance(f.resource, Instance) and f.status == "FAIL"
-    ]
-    if failing:
-        examples = ", ".join(failing[:3]) + (", ..." if len(failing) > 3 else "")
-        return f"{len(failing)} instance(s) still allow IMDSv1 ({examples})"
-    return None
+    parts = []
+    for _, kind, label in LAUNCHERS:
+        failing = sorted(
+            f.resource_id
+            for f in scan.findings
+            if f.scope == scope and isinstance(f.resource, kind) and f.status == "FAIL"
+        )
+        if failing:
+            examples = ", ".join(failing[:3]) + (", ..." if len(failing) > 3 else "")
+            parts.append(f"{len(failing)} {label} ({examples})")
+    return "still allow IMDSv1: " + "; ".join(parts) if parts else None
 
 
 def _defaults_target(current: AccountImdsDefaults, options: PlanOptions) -> dict[str, JSONValue]:
@@ -151,7 +174,7 @@ def plan_defaults(finding: Finding, scan: ScanResult, options: PlanOptions) -> L
         if blocked is None:
             after["HttpTokensEnforced"] = "enabled"
         else:
-            detail = {"why": blocked, "action": "fix the instances, then plan with --enforce"}
+            detail = {"why": blocked, "action": "fix what is named, then plan with --enforce"}
             out.held.append(Hold(DEFAULTS_KIND, scope, rid, "enforce-not-ready", None, detail))
     if after:
         out.changes.append(_defaults_change(scope, current, after))

@@ -64,11 +64,15 @@ class Applier:
 
 @dataclass(frozen=True, slots=True)
 class StepApplier:
-    """A kind with its own apply and rollback steps; ``dry_run`` as for Applier."""
+    """A kind with its own apply and rollback steps; ``dry_run`` as for Applier.
+
+    ``pace`` is (capacity, refill per second) of the EC2 bucket its writes spend.
+    """
 
     dry_run: Callable[[ScopeClients, str, MetadataOptions], None]
     apply: Step
     rollback: Step
+    pace: tuple[float, float]
 
 
 _APPLIERS: dict[str, Applier | StepApplier] = {}

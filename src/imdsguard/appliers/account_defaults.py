@@ -112,4 +112,4 @@ def dry_run(clients: ScopeClients, _resource_id: str, options: MetadataOptions) 
     account_write.modify_defaults(clients.ec2, {"HttpTokens": options.http_tokens}, dry_run=True)
 
 
-register(DEFAULTS_KIND, StepApplier(dry_run=dry_run, apply=apply, rollback=rollback))
+register(DEFAULTS_KIND, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))

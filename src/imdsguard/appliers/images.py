@@ -58,4 +58,4 @@ def dry_run(clients: ScopeClients, image_id: str, _options: MetadataOptions) -> 
     account_write.check_image_permission(clients.ec2, image_id)
 
 
-register(IMAGE_KIND, StepApplier(dry_run=dry_run, apply=apply, rollback=rollback))
+register(IMAGE_KIND, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))

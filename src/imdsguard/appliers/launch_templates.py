@@ -165,4 +165,4 @@ def dry_run(clients: ScopeClients, template_id: str, _options: MetadataOptions) 
     template_write.set_default(clients.ec2, template_id, template.default_version, dry_run=True)
 
 
-register(TEMPLATE_KIND, StepApplier(dry_run=dry_run, apply=apply, rollback=rollback))
+register(TEMPLATE_KIND, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))

@@ -27,9 +27,13 @@ def _asked(count: int, ids: str) -> bool:
     return answer.strip().lower() == "yes"
 
 
-def gate(plan: Plan, yes_irreversible: bool) -> Plan:
-    """``plan`` as confirmed: unconfirmed AMI changes move to ``held`` (irreversible)."""
-    images = [c for c in plan.changes if c.kind == IMAGE_KIND]
+def gate(plan: Plan, yes_irreversible: bool, settled: frozenset[str] = frozenset()) -> Plan:
+    """``plan`` as confirmed: unconfirmed AMI changes move to ``held`` (irreversible).
+
+    ``settled``: keys a resumed run reports from the journal without writing (an AMI
+    already applied is reported applied, never held).
+    """
+    images = [c for c in plan.changes if c.kind == IMAGE_KIND and c.key not in settled]
     if not images or yes_irreversible:
         return plan
     ids = ", ".join(c.resource_id for c in images[:5]) + (", ..." if len(images) > 5 else "")
@@ -39,6 +43,6 @@ def gate(plan: Plan, yes_irreversible: bool) -> Plan:
     held = tuple(
         Hold(IMAGE_KIND, c.scope, c.resource_id, "irreversible", c.name, detail) for c in images
     )
-    kept = tuple(c for c in plan.changes if c.kind != IMAGE_KIND)
+    kept = tuple(c for c in plan.changes if c not in images)
     print(f"imdsguard: {len(images)} AMI change(s) held: {NOT_CONFIRMED}", file=sys.stderr)
     return replace(plan, changes=kept, held=plan.held + held)

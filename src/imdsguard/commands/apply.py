@@ -73,7 +73,9 @@ def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, Jour
         journal, state = journal_mod.Journal.reopen(Path(args.resume))
         factory = SessionFactory(aws_options(args))
         factory.identity()
-        return factory, amis_gate.gate(state.plan, args.yes_irreversible), journal, state
+        settled = frozenset(c.key for c in state.plan.changes if state.settled(c.key))
+        plan = amis_gate.gate(state.plan, args.yes_irreversible, settled)
+        return factory, plan, journal, state
     if args.plan:
         plan = planfile.load(args.plan)
         factory = SessionFactory(aws_options(args))

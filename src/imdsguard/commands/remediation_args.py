@@ -84,7 +84,8 @@ def add_plan_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--enforce",
         action="store_true",
-        help="also set HttpTokensEnforced=enabled in Regions where every instance passes",
+        help="also set HttpTokensEnforced=enabled in Regions where every instance and every "
+        "launch setting (templates, launch configurations, groups) already passes",
     )
     group.add_argument(
         "--amis",

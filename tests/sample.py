@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from imdsguard.kinds import (
@@ -23,7 +24,7 @@ from imdsguard.model import (
     Scope,
     ScopeOutcome,
 )
-from imdsguard.options import EvaluationOptions
+from imdsguard.options import RESOURCE_KINDS, EvaluationOptions
 from imdsguard.rules import evaluate
 
 GENERATED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -110,4 +111,11 @@ def sample_result() -> ScanResult:
         ScopeOutcome(B, "eu-west-1", counts={"AwsEc2Instance": 1}),
         ScopeOutcome(C, ALL_REGIONS, error="AccessDenied on AssumeRole: not authorized"),
     )
-    return ScanResult("0.1.0", GENERATED_AT, scopes, findings)
+    return ScanResult(
+        "0.1.0",
+        GENERATED_AT,
+        scopes,
+        findings,
+        kinds=RESOURCE_KINDS,
+        evaluation=dataclasses.asdict(EvaluationOptions()),
+    )

@@ -6,9 +6,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from imdsguard.aws.session import SessionFactory
 from imdsguard.commands.common import REPORT_FORMATS
-from imdsguard.compliance import FRAMEWORKS
+from imdsguard.compliance import FRAMEWORKS, required_kinds
 from imdsguard.demo.fleet import Group
 from imdsguard.report import EXTENSIONS, FORMATS
 from tests.conftest import CliResult, seed
@@ -96,7 +98,48 @@ def test_unknown_compliance_framework_is_a_usage_error(cli: Cli) -> None:
 
 def test_every_framework_id_is_accepted_by_the_cli(cli: Cli, moto_url: str) -> None:
     for framework in FRAMEWORKS:
-        assert scan(cli, moto_url, "--compliance", framework, "--format", "csv").code == 0
+        kinds = ",".join(required_kinds(framework))
+        run = scan(
+            cli, moto_url, "--compliance", framework, "--format", "csv", "--resources", kinds
+        )
+        # 1, not 2: moto's account defaults leave HttpTokens unset, which fails.
+        assert run.code == ("account-defaults" in kinds), run.err
+
+
+@pytest.mark.parametrize(
+    ("resources", "framework", "expected"),
+    [
+        ("launch-templates", "cis-5.0", ("instances", "instances,launch-templates")),
+        ("instances", "fsbp", ("launch-templates, launch-configurations",
+                               "instances,launch-templates,launch-configurations")),
+    ],
+)  # fmt: skip
+def test_compliance_without_its_kinds_is_refused_before_scanning(
+    cli: Cli, history_db: Path, resources: str, framework: str, expected: tuple[str, str]
+) -> None:
+    missing, use = expected
+    # Nothing listens on port 9: the refusal comes before any AWS call, and stores nothing.
+    run = cli(
+        "scan", "--endpoint-url", "http://127.0.0.1:9", "--regions", "eu-west-1", "--quiet",
+        "--resources", resources, "--compliance", framework, "--format", "json",
+    )  # fmt: skip
+    assert (run.code, run.out) == (2, "")
+    [line] = run.err.splitlines()
+    assert f"--compliance {framework} needs {missing} scanned" in line
+    assert line.endswith(f"use --resources {use}")
+    assert not history_db.exists()
+
+
+def test_json_records_the_kinds_read_and_the_evaluation(
+    cli: Cli, factory: SessionFactory, moto_url: str
+) -> None:
+    seed(factory, "eu-west-1", Group("legacy", 1))
+    doc = scan(cli, moto_url, "--format", "json", "--strict-amis", "--imds-disabled", "fail").json()
+    assert doc["schema_version"] == "1.2"
+    assert doc["scan_options"] == {
+        "resources": ["instances"],
+        "evaluation": {"imds_disabled": "fail", "strict_amis": True},
+    }
 
 
 def test_unusable_output_dir_fails_before_scanning(cli: Cli, tmp_path: Path) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 
 from imdsguard import compliance
 from imdsguard.errors import UsageError
+from imdsguard.options import RESOURCE_KINDS
 from imdsguard.report import describe
 from tests.sample import sample_result
 
@@ -81,3 +85,59 @@ def test_filter_keeps_evidence_for_the_framework_and_every_scope_error() -> None
 def test_filter_rejects_an_unknown_framework_with_the_known_ids() -> None:
     with pytest.raises(UsageError, match=r"cis-5\.0"):
         compliance.filter_result(sample_result(), "cis-9")
+
+
+def test_kind_types_cover_every_resources_kind_in_order() -> None:
+    assert tuple(compliance.KIND_TYPES) == RESOURCE_KINDS
+    assert set(compliance.KIND_TYPES.values()) == set(compliance.ALL_KINDS)
+
+
+@pytest.mark.parametrize(
+    ("framework", "needed"),
+    [
+        *((f"cis-{v}", ("instances",)) for v in ("2.0", "3.0", "4.0.1", "5.0", "6.0", "7.0")),
+        ("fsbp", ("instances", "launch-templates", "launch-configurations")),
+        ("nist-800-53", RESOURCE_KINDS),
+        ("pci-4.0.1", RESOURCE_KINDS),
+    ],
+)
+def test_each_framework_needs_the_kinds_its_controls_cover(
+    framework: str, needed: tuple[str, ...]
+) -> None:
+    assert compliance.required_kinds(framework) == needed
+
+
+@pytest.mark.parametrize(
+    ("framework", "kinds", "message"),
+    [
+        (
+            "cis-5.0",
+            ("launch-templates",),
+            "needs instances scanned, which --resources leaves out; "
+            "use --resources instances,launch-templates",
+        ),
+        ("cis-2.0", (), "needs instances scanned"),
+        (
+            "fsbp",
+            ("instances", "amis"),
+            "needs launch-templates, launch-configurations scanned, which --resources leaves "
+            "out; use --resources instances,launch-templates,launch-configurations,amis",
+        ),
+        ("nist-800-53", ("instances",), "auto-scaling-groups, amis, account-defaults"),
+        ("cis-5.0", None, "does not record which resource kinds"),
+    ],
+)
+def test_a_framework_without_its_kinds_is_refused(
+    framework: str, kinds: tuple[str, ...] | None, message: str
+) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        compliance.require_kinds(framework, kinds)
+    result = replace(sample_result(), kinds=kinds)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        compliance.filter_result(result, framework)
+
+
+@pytest.mark.parametrize("framework", sorted(compliance.FRAMEWORKS))
+def test_a_framework_with_its_kinds_is_accepted(framework: str) -> None:
+    compliance.require_kinds(framework, compliance.required_kinds(framework))
+    compliance.require_kinds(framework, RESOURCE_KINDS)

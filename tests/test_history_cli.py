@@ -14,6 +14,7 @@ from imdsguard.aws.session import SessionFactory
 from imdsguard.cli import build_parser
 from imdsguard.commands.common import history_path
 from imdsguard.demo.fleet import Group
+from imdsguard.demo.launch_fleet import create_template
 from imdsguard.history.rows import scan_rows
 from imdsguard.history.store import open_history
 from imdsguard.model import ScopeOutcome
@@ -202,3 +203,77 @@ def test_diff_exits_3_when_b_has_a_scope_error(cli: Cli, history_db: Path) -> No
     result = cli("diff")
     assert result.code == 3
     assert "INCOMPLETE" in result.out
+
+
+def scan_kinds(cli: Cli, url: str, kinds: str, *extra: str) -> CliResult:
+    return cli(
+        "scan", "--endpoint-url", url, "--regions", REGION, "--quiet", "--format", "json",
+        "--resources", kinds, *extra,
+    )  # fmt: skip
+
+
+def test_a_kind_b_did_not_scan_is_unknown_not_vanished(
+    factory: SessionFactory, moto_url: str, cli: Cli
+) -> None:
+    seed(factory, REGION, Group("web", 1, tokens="required"))
+    template = create_template(factory.ec2(own(factory), REGION), "legacy-lt", "optional")
+    assert scan_kinds(cli, moto_url, "instances,launch-templates").code == 1
+    assert scan_kinds(cli, moto_url, "instances").code == 0
+
+    result = cli("diff", "--format", "json")
+    assert result.code == 3
+    drift = doc(result)
+    assert drift["incomplete"] is True
+    assert drift["vanished"] == []
+    assert [(c["resource_id"], c["note"]) for c in drift["unknown"]] == [
+        (template, "kind not scanned in B")
+    ]
+    assert drift["kind_coverage"] == [{"change": "unscanned", "kind": "launch-templates"}]
+    assert drift["b"]["resources"] == ["instances"]
+    assert drift["evaluation_changed"] == []
+    table = cli("diff")
+    assert table.code == 3
+    assert "INCOMPLETE" in table.out
+    assert "Resource kinds A read and B did not (1)" in table.out
+
+
+FAIL_THEN_PASS = (("--imds-disabled", "fail"), ("--imds-disabled", "pass"))
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ((("--strict-amis",), ()), ("strict_amis", "FAIL", "INFO", 0)),
+        (((), ("--strict-amis",)), ("strict_amis", "INFO", "FAIL", 1)),
+        (FAIL_THEN_PASS, ("imds_disabled", "FAIL", "PASS", 0)),
+        (FAIL_THEN_PASS[::-1], ("imds_disabled", "PASS", "FAIL", 1)),
+    ],
+)
+def test_verdicts_moved_by_evaluation_options_are_re_judged(
+    factory: SessionFactory,
+    moto_url: str,
+    cli: Cli,
+    options: tuple[tuple[str, ...], tuple[str, ...]],
+    expected: tuple[str, str, str, int],
+) -> None:
+    a_options, b_options = options
+    option, before, after, code = expected
+    [bastion] = seed(factory, REGION, Group("bastion", 1, tokens="required", endpoint="disabled"))
+    image = factory.ec2(own(factory), REGION).register_image(Name="golden-2019")["ImageId"]
+    scan_kinds(cli, moto_url, "instances,amis", *a_options)
+    scan_kinds(cli, moto_url, "instances,amis", *b_options)
+
+    result = cli("diff", "--format", "json")
+    assert result.code == code
+    drift = doc(result)
+    [changed] = drift["evaluation_changed"]
+    assert changed["option"] == option
+    assert drift["fixed"] == drift["new_failure"] == []
+    [moved] = drift["re_judged"]
+    assert moved["resource_id"] == (image if option == "strict_amis" else bastion)
+    assert (moved["before"]["status"], moved["after"]["status"]) == (before, after)
+    assert moved["note"].startswith(f"re-judged under different options: {option} A ")
+    table = cli("diff")
+    assert table.code == code
+    assert "EVALUATION OPTIONS DIFFER" in table.out
+    assert "Re-judged under different evaluation options" in table.out

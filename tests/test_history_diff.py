@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from imdsguard.history.diff import Drift, diff
+from imdsguard.history.diff import Drift, diff, option_changes
 from imdsguard.history.rows import FindingRow, ScanRow, ScopeRow, StoredScan
-from imdsguard.model import ALL_REGIONS
+from imdsguard.model import ALL_REGIONS, JSONValue
 
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"
@@ -32,10 +34,29 @@ def scope(state: str, region: str = REGION) -> tuple[ScopeRow, ...]:
     return ()
 
 
+DEFAULTS: dict[str, JSONValue] = {"imds_disabled": "pass", "strict_amis": False}
+UNRECORDED = None
+
+
 def stored(
-    scan_id: int, scopes: tuple[ScopeRow, ...], findings: tuple[FindingRow, ...]
+    scan_id: int,
+    scopes: tuple[ScopeRow, ...],
+    findings: tuple[FindingRow, ...],
+    kinds: tuple[str, ...] | None = ("instances",),
+    evaluation: dict[str, JSONValue] | None = DEFAULTS,
 ) -> StoredScan:
-    head = ScanRow("2026-01-01T00:00:00+00:00", "0.1.0", "own account", 0, 0, 0, 0)
+    """A scan as history v3 stores it; ``None`` kinds or evaluation: a pre-v3 scan."""
+    head = ScanRow(
+        "2026-01-01T00:00:00+00:00",
+        "0.1.0",
+        "own account",
+        0,
+        0,
+        0,
+        0,
+        None if kinds is None else json.dumps(list(kinds)),
+        None if evaluation is None else json.dumps(evaluation),
+    )
     return StoredScan(scan_id, head, scopes, findings)
 
 
@@ -159,3 +180,149 @@ def test_scope_changes_list_new_errors_first() -> None:
         ("unscanned", "c-region"),
         ("cleared", "a-region"),
     ]
+
+
+INSTANCE = "AwsEc2Instance"
+TEMPLATE = "AwsEc2LaunchTemplate"
+IMAGE = "AwsEc2Image"
+ENDPOINT_OFF: dict[str, JSONValue] = {"http_endpoint": "disabled", "http_tokens": "optional"}
+TEMPLATE_OFF: dict[str, JSONValue] = {"versions": [{"version": 1, **ENDPOINT_OFF}]}
+
+
+def row(
+    resource_type: str,
+    status: str,
+    evidence: dict[str, JSONValue] | None = None,
+    resource_id: str = "r-1",
+) -> FindingRow:
+    return FindingRow(
+        ACCOUNT,
+        REGION,
+        resource_type,
+        resource_id,
+        None,
+        status,
+        "reason",
+        json.dumps(evidence or {}, sort_keys=True, separators=(",", ":")),
+    )
+
+
+BOTH = ("instances", "launch-templates")
+PRE_V3_B = "kind not recorded in B (stored before history v3)"
+
+
+UNSCANNED_LT = [("unscanned", "launch-templates")]
+UNRECORDED_LT = [("unrecorded", "launch-templates")]
+NOT_IN_B = "kind not scanned in B"
+
+
+@pytest.mark.parametrize(
+    ("a_kinds", "b_kinds", "b_extra", "expected"),
+    [
+        # The reviewer's repro: B ran --resources instances; the template is not "vanished".
+        (BOTH, ("instances",), (), ("unknown", NOT_IN_B, UNSCANNED_LT, 3)),
+        (BOTH, BOTH, (), ("vanished", "", [], 0)),
+        # A scan stored before v3 records no kinds: only what it found proves it read a kind.
+        (BOTH, UNRECORDED, (),
+         ("unknown", PRE_V3_B, [("unrecorded", "instances"), *UNRECORDED_LT], 3)),
+        (BOTH, UNRECORDED, (row(TEMPLATE, "PASS", resource_id="lt-2"),
+                            row(INSTANCE, "PASS", resource_id="i-9")),
+         ("vanished", "", [], 0)),
+        (UNRECORDED, ("instances",), (), ("unknown", NOT_IN_B, UNSCANNED_LT, 3)),
+        (UNRECORDED, UNRECORDED, (), ("unknown", PRE_V3_B, UNRECORDED_LT, 3)),
+    ],
+)  # fmt: skip
+def test_a_kind_b_did_not_read_is_unknown_never_vanished(
+    a_kinds: tuple[str, ...] | None,
+    b_kinds: tuple[str, ...] | None,
+    b_extra: tuple[FindingRow, ...],
+    expected: tuple[str, str, list[tuple[str, str]], int],
+) -> None:
+    kind, note, coverage, code = expected
+    a = stored(1, scope(OK), (row(TEMPLATE, "FAIL"),), a_kinds)
+    b = stored(2, scope(OK), b_extra, b_kinds)
+    drift = diff(a, b)
+    [change] = [c for c in drift.changes if c.row.resource_id == "r-1"]
+    assert (change.kind, change.note) == (kind, note)
+    assert [(k.kind, k.resource_kind) for k in drift.kinds] == coverage
+    assert drift.incomplete is bool(coverage)
+    assert drift.exit_code() == code
+
+
+def test_a_kind_only_b_read_is_new_with_a_note() -> None:
+    a = stored(1, scope(OK), (), ("instances",))
+    b = stored(2, scope(OK), (row(TEMPLATE, "FAIL"),), BOTH)
+    drift = diff(a, b)
+    [change] = drift.changes
+    # Still a new failure (fail closed), but the diff says why it was not seen before.
+    assert (change.kind, change.note) == ("new-failure", "kind not scanned in A")
+    assert drift.kinds == ()
+    assert drift.exit_code() == 1
+
+
+STRICT: dict[str, JSONValue] = {**DEFAULTS, "strict_amis": True}
+DISABLED_FAILS: dict[str, JSONValue] = {**DEFAULTS, "imds_disabled": "fail"}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "evaluation", "expected"),
+    [
+        # --strict-amis on A, not on B: FAIL -> INFO is a re-judgement, not a fix.
+        (row(IMAGE, "FAIL"), row(IMAGE, "INFO"), (STRICT, DEFAULTS), ("re-judged", 0)),
+        # ... and the other way round it is not a new failure either, but it still exits 1.
+        (row(IMAGE, "INFO"), row(IMAGE, "FAIL"), (DEFAULTS, STRICT), ("re-judged", 1)),
+        (row(INSTANCE, "FAIL", ENDPOINT_OFF), row(INSTANCE, "PASS", ENDPOINT_OFF),
+         (DISABLED_FAILS, DEFAULTS), ("re-judged", 0)),
+        (row(INSTANCE, "PASS", ENDPOINT_OFF), row(INSTANCE, "FAIL", ENDPOINT_OFF),
+         (DEFAULTS, DISABLED_FAILS), ("re-judged", 1)),
+        (row(TEMPLATE, "FAIL", TEMPLATE_OFF), row(TEMPLATE, "PASS", TEMPLATE_OFF),
+         (DISABLED_FAILS, DEFAULTS), ("re-judged", 0)),
+        # An option that cannot move this verdict leaves a real fix a fix.
+        (row(INSTANCE, "FAIL"), row(INSTANCE, "PASS"), (DISABLED_FAILS, DEFAULTS), ("fixed", 0)),
+        (row(INSTANCE, "FAIL", ENDPOINT_OFF), row(INSTANCE, "PASS", ENDPOINT_OFF),
+         (STRICT, DEFAULTS), ("fixed", 0)),
+        (row(IMAGE, "PASS"), row(IMAGE, "FAIL"), (DEFAULTS, DEFAULTS), ("new-failure", 1)),
+        # Options not recorded (a scan stored before v3) may have been anything.
+        (row(IMAGE, "FAIL"), row(IMAGE, "INFO"), (UNRECORDED, DEFAULTS), ("re-judged", 0)),
+        (row(IMAGE, "FAIL"), row(IMAGE, "INFO"), (UNRECORDED, UNRECORDED), ("re-judged", 0)),
+        (row(INSTANCE, "FAIL"), row(INSTANCE, "PASS"), (UNRECORDED, DEFAULTS), ("fixed", 0)),
+    ],
+)  # fmt: skip
+def test_verdicts_moved_by_different_options_are_re_judged(
+    before: FindingRow,
+    after: FindingRow,
+    evaluation: tuple[dict[str, JSONValue] | None, dict[str, JSONValue] | None],
+    expected: tuple[str, int],
+) -> None:
+    kind, code = expected
+    kinds = ("instances", "launch-templates", "amis")
+    a = stored(1, scope(OK), (before,), kinds, evaluation[0])
+    b = stored(2, scope(OK), (after,), kinds, evaluation[1])
+    drift = diff(a, b)
+    [change] = drift.changes
+    assert change.kind == kind
+    if kind == "re-judged":
+        assert change.note.startswith("re-judged under different options: ")
+    assert bool(drift.regressions) is (kind == "new-failure")
+    assert drift.exit_code() == code
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (DEFAULTS, DEFAULTS, []),
+        (STRICT, DEFAULTS, ["strict_amis A true, B false"]),
+        (DISABLED_FAILS, STRICT, ['imds_disabled A "fail", B "pass"',
+                                  "strict_amis A false, B true"]),
+        (UNRECORDED, DEFAULTS, ['imds_disabled A not recorded, B "pass"',
+                                "strict_amis A not recorded, B false"]),
+        (UNRECORDED, UNRECORDED, ["imds_disabled A not recorded, B not recorded",
+                                  "strict_amis A not recorded, B not recorded"]),
+    ],
+)  # fmt: skip
+def test_option_changes(
+    a: dict[str, JSONValue] | None, b: dict[str, JSONValue] | None, expected: list[str]
+) -> None:
+    assert [o.describe() for o in option_changes(a, b)] == expected
+    drift = diff(stored(1, scope(OK), (), evaluation=a), stored(2, scope(OK), (), evaluation=b))
+    assert [o.describe() for o in drift.options] == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -90,3 +91,16 @@ def test_finding_rows_keep_the_verdict_and_the_evidence_apart() -> None:
 )
 def test_scope_description(aws: AwsOptions, scopes: ScopeOptions, expected: str) -> None:
     assert scope_description(aws, scopes) == expected
+
+
+def test_scan_row_records_kinds_and_options_or_null_when_unknown() -> None:
+    recorded = replace(
+        RESULT,
+        kinds=("instances", "amis"),
+        evaluation={"imds_disabled": "fail", "strict_amis": False},
+    )
+    scan = scan_rows(recorded, "").scan
+    assert scan.kinds == '["instances","amis"]'
+    assert scan.evaluation == '{"imds_disabled":"fail","strict_amis":false}'
+    assert scan_rows(RESULT, "").scan.kinds is None
+    assert scan_rows(RESULT, "").scan.evaluation is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import stat
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,31 @@ def test_default_path_follows_xdg(monkeypatch: pytest.MonkeyPatch, xdg: str, exp
     monkeypatch.setenv("HOME", "/home/u")
     monkeypatch.setenv("XDG_DATA_HOME", xdg)
     assert default_path() == Path(expected)
+
+
+def test_a_v2_database_migrates_with_unknown_kinds_and_options(tmp_path: Path) -> None:
+    old = tmp_path / "v2.sqlite3"
+    conn = sqlite3.connect(old, isolation_level=None)
+    migrate(conn, upto=2)
+    conn.execute(
+        "INSERT INTO scans (generated_at, tool_version, scope_description, passed, failed, "
+        "info, scope_errors) VALUES ('2025-01-01T00:00:00+00:00', '0.0.2', 'old', 0, 1, 0, 0)"
+    )
+    conn.close()
+    with open_history(old) as history:
+        stored = history.load(1)
+        result = replace(
+            RESULT, kinds=("instances",), evaluation={"imds_disabled": "pass", "strict_amis": True}
+        )
+        new_id = history.save(scan_rows(result, "new"))
+        fresh_scan = history.load(new_id).scan
+    # NULL, not "nothing": a pre-v3 scan cannot vouch for any kind it did not find.
+    assert (stored.scan.kinds, stored.scan.evaluation) == (None, None)
+    assert (stored.scan.kinds_read(), stored.scan.evaluation_options()) == (None, None)
+    assert fresh_scan.kinds_read() == frozenset({"instances"})
+    assert fresh_scan.evaluation_options() == {"imds_disabled": "pass", "strict_amis": True}
+    fresh = tmp_path / "fresh.sqlite3"
+    with open_history(fresh):
+        pass
+    assert _columns(old) == _columns(fresh)
+    assert SCHEMA_VERSION == 3

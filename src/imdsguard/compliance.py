@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -25,6 +26,16 @@ ALL_KINDS = (
     IMAGE,
     ACCOUNT_DEFAULTS,
 )
+
+# The resource type each --resources kind yields (options.RESOURCE_KINDS, same order).
+KIND_TYPES: dict[str, str] = {
+    "instances": INSTANCE,
+    "launch-templates": LAUNCH_TEMPLATE,
+    "launch-configurations": LAUNCH_CONFIGURATION,
+    "auto-scaling-groups": AUTO_SCALING_GROUP,
+    "amis": IMAGE,
+    "account-defaults": ACCOUNT_DEFAULTS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +158,39 @@ def title(result: ScanResult) -> str:
     return f"imdsguard IMDS audit: {fw.standard} evidence"
 
 
+def required_kinds(framework_id: str) -> tuple[str, ...]:
+    """The --resources kinds whose findings give evidence for the framework's controls."""
+    return tuple(k for k, t in KIND_TYPES.items() if controls_in(t, framework_id))
+
+
+def require_kinds(framework_id: str, kinds: Sequence[str] | None) -> None:
+    """Refuse evidence for a framework when a kind its controls cover was not read.
+
+    Zero findings of an unread kind would otherwise read as "nothing failed": a report
+    titled as the framework's evidence that certifies what was never looked at.
+    """
+    framework(framework_id)
+    needed = required_kinds(framework_id)
+    if kinds is None:
+        raise UsageError(
+            f"--compliance {framework_id}: the scan does not record which resource kinds "
+            f"it read; it needs {','.join(needed)}"
+        )
+    missing = [k for k in needed if k not in kinds]
+    if missing:
+        wanted = ",".join(k for k in KIND_TYPES if k in kinds or k in missing)
+        raise UsageError(
+            f"--compliance {framework_id} needs {', '.join(missing)} scanned, which "
+            f"--resources leaves out; use --resources {wanted}"
+        )
+
+
 def filter_result(result: ScanResult, framework_id: str) -> ScanResult:
     """Keep the findings that give evidence for the framework; scope errors always stay.
 
     An unreadable scope is missing evidence for every framework, so it is never filtered out.
+    A kind the framework covers that the scan did not read is a UsageError (require_kinds).
     """
-    framework(framework_id)
+    require_kinds(framework_id, result.kinds)
     kept = tuple(f for f in result.findings if controls_in(f.resource_type, framework_id))
     return replace(result, findings=kept, framework=framework_id)

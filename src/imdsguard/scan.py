@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -12,7 +13,7 @@ from imdsguard.aws.session import SessionFactory
 from imdsguard.collect import AccountTarget, collection_plan, enter_account, resolve_accounts
 from imdsguard.errors import AwsError
 from imdsguard.model import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
-from imdsguard.options import EvaluationOptions, ScopeOptions
+from imdsguard.options import RESOURCE_KINDS, EvaluationOptions, ScopeOptions
 from imdsguard.progress import ProgressSink, Silent
 
 
@@ -82,14 +83,22 @@ def run_scan(
             outcomes.append(outcome)
             findings.extend(scope_findings)
             progress.advance()
-    return _result(outcomes, findings)
+    return _result(outcomes, findings, kinds, evaluation)
 
 
-def _result(outcomes: list[ScopeOutcome], findings: list[Finding]) -> ScanResult:
+def _result(
+    outcomes: list[ScopeOutcome],
+    findings: list[Finding],
+    kinds: Sequence[str],
+    evaluation: EvaluationOptions,
+) -> ScanResult:
     findings.sort(key=lambda f: (f.scope, f.resource_type, f.resource_id))
     return ScanResult(
         tool_version=__version__,
         generated_at=datetime.now(UTC),
         scopes=tuple(sorted(outcomes, key=lambda o: (o.account_id, o.region))),
         findings=tuple(findings),
+        # What was read and how it was judged: history and reports must not guess.
+        kinds=tuple(k for k in RESOURCE_KINDS if k in kinds),
+        evaluation=dataclasses.asdict(evaluation),
     )

@@ -10,10 +10,11 @@ from imdsguard.commands.common import add_db_arg, print_renderable
 from imdsguard.errors import UsageError
 
 DIFF_EXIT_CODES = """exit codes:
-  0  no new failures, and B read every scope A read
-  1  at least one new failure (a regression)
+  0  no new failures, and B read every scope and resource kind A read
+  1  at least one new failure (a regression), or a re-judged resource failing in B
   2  usage error: unknown scan id, fewer than two scans, unreadable database
-  3  incomplete: B has scope errors, or did not scan a scope A scanned (wins over 1)
+  3  incomplete: B has scope errors, or did not scan a scope or resource kind A
+     scanned (wins over 1)
 """
 
 
@@ -54,8 +55,9 @@ def register(commands: Any) -> None:
         help="compare two stored scans: new failures first, then fixes and changes",
         description="Compare scan A with scan B (ids from `imdsguard history`). With no ids, "
         "compare the two most recent scans; with one, compare it with the most recent. "
-        "A resource missing from B is 'vanished' only if B read its scope cleanly; "
-        "otherwise it is 'unknown'.",
+        "A resource missing from B is 'vanished' only if B read its kind and its scope "
+        "cleanly; otherwise it is 'unknown'. A verdict moved by different evaluation options "
+        "(--strict-amis, --imds-disabled) is 're-judged', not fixed or new.",
         epilog=DIFF_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

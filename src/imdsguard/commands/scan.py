@@ -81,11 +81,13 @@ def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespa
 def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
     """Shared by ``scan`` and ``demo``: scan, then print or write the reports."""
     from imdsguard.aws.session import SessionFactory
-    from imdsguard.compliance import filter_result
+    from imdsguard.compliance import filter_result, require_kinds
     from imdsguard.progress import progress_sink
     from imdsguard.scan import run_scan
 
     formats = _formats(args)
+    if args.compliance:
+        require_kinds(args.compliance, args.resources)  # before a scan that cannot be used
     if args.output_dir:
         _make_output_dir(args.output_dir)
     if args.output:

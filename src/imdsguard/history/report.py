@@ -17,7 +17,12 @@ Entry = tuple[int, ScanRow]
 # Regressions first, then what B could not vouch for, then the good and neutral news.
 SECTIONS: tuple[tuple[ChangeKind, str, str], ...] = (
     ("new-failure", "REGRESSIONS: new failures", "bold red"),
-    ("unknown", "Unknown: missing from B, whose scope B did not read", "bold magenta"),
+    ("unknown", "Unknown: missing from B, whose scope or kind B did not read", "bold magenta"),
+    (
+        "re-judged",
+        "Re-judged under different evaluation options (not fixed, not new)",
+        "bold yellow",
+    ),
     ("fixed", "Fixed", "green"),
     ("new", "New resources", ""),
     ("vanished", "Vanished resources", ""),
@@ -41,6 +46,9 @@ def _entry_json(entry: Entry) -> dict[str, JSONValue]:
         "tool_version": scan.tool_version,
         "scope": scan.scope_description,
         "summary": _summary_json(scan),
+        # v3 history; null for scans stored before it (unknown, not "none").
+        "resources": None if scan.kinds is None else json.loads(scan.kinds),
+        "evaluation": scan.evaluation_options(),
     }
 
 
@@ -92,6 +100,12 @@ def drift_json(drift: Drift, a: Entry, b: Entry) -> str:
     doc: dict[str, JSONValue] = {
         "regressions": len(drift.regressions),
         "incomplete": drift.incomplete,
+        # Non-empty: A and B were judged under different (or unrecorded) options, and
+        # verdicts those options can move are listed in re_judged, not fixed/new_failure.
+        "evaluation_changed": [
+            {"option": o.option, "a": o.before, "b": o.after, "note": o.describe()}
+            for o in drift.options
+        ],
         "a": _entry_json(a),
         "b": _entry_json(b),
     }
@@ -108,6 +122,7 @@ def drift_json(drift: Drift, a: Entry, b: Entry) -> str:
         }
         for s in drift.scopes
     ]
+    doc["kind_coverage"] = [{"change": k.kind, "kind": k.resource_kind} for k in drift.kinds]
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -144,6 +159,22 @@ def _scopes_table(drift: Drift) -> Table:
     return table
 
 
+def _kinds_table(drift: Drift) -> Table:
+    table = Table(
+        title=f"Resource kinds A read and B did not ({len(drift.kinds)})", title_justify="left"
+    )
+    for column in ("Change", "Kind", "Meaning"):
+        table.add_column(column, overflow="fold")
+    for k in drift.kinds:
+        meaning = (
+            "B did not scan this kind (--resources)"
+            if k.kind == "unscanned"
+            else "B records no kinds (stored before history v3) and found none of this one"
+        )
+        table.add_row(Text(k.kind, style="bold magenta"), k.resource_kind, meaning)
+    return table
+
+
 def _headline(drift: Drift, a: Entry, b: Entry) -> Text:
     text = Text(f"Scan #{a[0]} ({a[1].generated_at}) -> scan #{b[0]} ({b[1].generated_at})\n")
     count = len(drift.regressions)
@@ -151,9 +182,24 @@ def _headline(drift: Drift, a: Entry, b: Entry) -> Text:
         text.append(f"REGRESSION: {count} new failure(s)", style="bold red")
     else:
         text.append("No new failures", style="green")
+    if drift.rejudged_failures:
+        text.append(
+            f"  {len(drift.rejudged_failures)} FAIL(s) re-judged under different options",
+            style="bold red",
+        )
     if drift.incomplete:
         text.append(
-            "  INCOMPLETE: B has scope errors or left out scopes A read", style="bold magenta"
+            "  INCOMPLETE: B has scope errors or left out scopes or resource kinds A read",
+            style="bold magenta",
+        )
+    if drift.options:
+        recorded = all(o.a_recorded and o.b_recorded for o in drift.options)
+        changed = "; ".join(o.describe() for o in drift.options)
+        text.append(
+            f"\nEVALUATION OPTIONS DIFFER{'' if recorded else ' OR WERE NOT RECORDED'} "
+            f"({changed}): verdicts these options can move are listed as re-judged, "
+            "not as fixed or new failures",
+            style="bold yellow",
         )
     return text
 
@@ -171,5 +217,7 @@ def drift_table(drift: Drift, a: Entry, b: Entry) -> RenderableType:
             parts.append(_changes_table(title, style, changes))
     if drift.scopes:
         parts.append(_scopes_table(drift))
+    if drift.kinds:
+        parts.append(_kinds_table(drift))
     parts.append(_footer(drift))
     return Group(*parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from imdsguard.model import Finding, ScanResult, ScopeOutcome
+from imdsguard.model import Finding, JSONValue, ScanResult, ScopeOutcome
 from imdsguard.options import AwsOptions, ScopeOptions
 
 # A resource's identity across scans: (account_id, region, resource_type, resource_id).
@@ -25,6 +25,19 @@ class ScanRow:
     failed: int
     info: int
     scope_errors: int
+    # v3: JSON list of the --resources kinds read, and JSON object of the evaluation
+    # options. NULL (None) = not recorded (scans stored before v3): coverage unknown.
+    kinds: str | None = None
+    evaluation: str | None = None
+
+    def kinds_read(self) -> frozenset[str] | None:
+        return None if self.kinds is None else frozenset(json.loads(self.kinds))
+
+    def evaluation_options(self) -> dict[str, JSONValue] | None:
+        if self.evaluation is None:
+            return None
+        options: dict[str, JSONValue] = json.loads(self.evaluation)
+        return options
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +133,8 @@ def scan_rows(result: ScanResult, scope_description: str) -> ScanRows:
         failed=summary.failed,
         info=summary.info,
         scope_errors=summary.scope_errors,
+        kinds=None if result.kinds is None else _compact(list(result.kinds)),
+        evaluation=None if result.evaluation is None else _compact(dict(result.evaluation)),
     )
     return ScanRows(
         scan,

@@ -54,6 +54,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE scopes ADD COLUMN resources TEXT NOT NULL DEFAULT '{}'",
         "ALTER TABLE scopes ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0",
     ),
+    # v3: which --resources kinds a scan read and its evaluation options (JSON text).
+    # Older scans keep NULL: unknown, so `diff` never reads their silence as "vanished".
+    (
+        "ALTER TABLE scans ADD COLUMN kinds TEXT",
+        "ALTER TABLE scans ADD COLUMN evaluation TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

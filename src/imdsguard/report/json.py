@@ -9,7 +9,9 @@ from imdsguard.model import Finding, JSONValue, ScanResult, ScopeOutcome
 
 # 1.1 added, without changing any 1.0 field: per finding ``severity`` and ``compliance``,
 # and at the top ``title`` and ``framework`` (the --compliance filter, or null).
-SCHEMA_VERSION = "1.1"
+# 1.2 added ``scan_options``: the --resources kinds read and the evaluation options
+# (each null when the result does not record it), so an absent kind never reads as clean.
+SCHEMA_VERSION = "1.2"
 
 
 def compliance_json(finding: Finding, framework: str | None) -> list[JSONValue]:
@@ -55,6 +57,10 @@ def document(result: ScanResult) -> dict[str, JSONValue]:
         "generated_at": result.generated_at.isoformat(),
         "title": compliance.title(result),
         "framework": result.framework,
+        "scan_options": {
+            "resources": None if result.kinds is None else list(result.kinds),
+            "evaluation": None if result.evaluation is None else dict(result.evaluation),
+        },
         "scopes": [scope_json(s) for s in result.scopes],
         "findings": [finding_json(f, result.framework) for f in result.findings],
         "summary": {

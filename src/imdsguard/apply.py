@@ -7,7 +7,7 @@ from functools import partial
 from imdsguard.appliers import steps_for
 from imdsguard.aws.session import SessionFactory
 from imdsguard.changes import Change, ChangeResult, Plan, RunResult, same_settings, settings_json
-from imdsguard.engine import Engine, StepContext
+from imdsguard.engine import Engine, StepContext, settle
 from imdsguard.errors import AwsError
 from imdsguard.journal import Journal, JournalState
 from imdsguard.model import MetadataOptions
@@ -28,7 +28,7 @@ def apply_step(ctx: StepContext, change: Change, prior_intents: frozenset[str]) 
     if change.key in prior_intents and same_settings(current, change.after):
         # A killed run journaled the intent and its write went through: verify, record,
         # and do not write a second time.
-        return _verified(ctx, change, "written by the interrupted run")
+        return settle(ctx, change, change.after, "applied", "written by the interrupted run")
     if current.http_tokens == "required":
         return ChangeResult(change, "skipped", "already compliant", current)
     if not same_settings(current, change.before):
@@ -42,18 +42,7 @@ def apply_step(ctx: StepContext, change: Change, prior_intents: frozenset[str]) 
         if gone.options is None:  # InvalidInstanceID.NotFound: it vanished under us
             return ChangeResult(change, "skipped", f"gone: {gone.why}")
         return ChangeResult(change, "failed", str(exc), gone.options)
-    return _verified(ctx, change, "")
-
-
-def _verified(ctx: StepContext, change: Change, note: str) -> ChangeResult:
-    verdict, observed = ctx.wait_for(change, change.after)
-    current = observed.options if observed else None
-    if verdict == "ok":
-        return ChangeResult(change, "applied", note, current)
-    if verdict == "gone" and observed is not None:
-        return ChangeResult(change, "skipped", f"gone: {observed.why}")
-    wait = ctx.options.verify_timeout
-    return ChangeResult(change, "failed", f"not verified within {wait:g}s", current)
+    return settle(ctx, change, change.after, "applied", "")
 
 
 def _diff(before: MetadataOptions, current: MetadataOptions) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from imdsguard.appliers import Observed, ScopeClients, StepApplier, applier_for, lookup
 from imdsguard.aws.errors import DENIED, THROTTLING
@@ -129,6 +129,24 @@ class StepContext:
 
 
 Step = Callable[[StepContext, Change], ChangeResult]
+
+
+def settle(
+    ctx: StepContext,
+    change: Change,
+    want: MetadataOptions,
+    success: Literal["applied", "restored"],
+    note: str,
+) -> ChangeResult:
+    """Wait until ``want`` is in force: ``success``, ``skipped`` if gone, else ``failed``."""
+    verdict, observed = ctx.wait_for(change, want)
+    current = observed.options if observed else None
+    if verdict == "ok":
+        return ChangeResult(change, success, note, current)
+    if verdict == "gone" and observed is not None:
+        return ChangeResult(change, "skipped", f"gone: {observed.why}")
+    wait = ctx.options.verify_timeout
+    return ChangeResult(change, "failed", f"not verified within {wait:g}s", current)
 
 
 class _Stopped(Exception):

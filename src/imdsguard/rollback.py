@@ -5,7 +5,7 @@ from __future__ import annotations
 from imdsguard.appliers import steps_for
 from imdsguard.aws.session import SessionFactory
 from imdsguard.changes import IMAGE_KIND, Change, ChangeResult, RunResult, same_settings
-from imdsguard.engine import Engine, StepContext
+from imdsguard.engine import Engine, StepContext, settle
 from imdsguard.errors import AwsError
 from imdsguard.journal import Journal, JournalState
 from imdsguard.options import ApplyOptions
@@ -28,7 +28,7 @@ def rollback_step(ctx: StepContext, change: Change) -> ChangeResult:
     if current is None:
         return ChangeResult(change, "skipped", f"gone: {observed.why}")
     if same_settings(current, change.before):
-        return _verified(ctx, change, "already as before")
+        return settle(ctx, change, change.before, "restored", "already as before")
     if not same_settings(current, change.after):
         # Someone changed it after us: restoring would clobber their change.
         return ChangeResult(change, "drifted", "changed since apply; left alone", current)
@@ -37,18 +37,7 @@ def rollback_step(ctx: StepContext, change: Change) -> ChangeResult:
         ctx.write(change, change.before)
     except AwsError as exc:
         return ChangeResult(change, "failed", str(exc), current)
-    return _verified(ctx, change, "")
-
-
-def _verified(ctx: StepContext, change: Change, note: str) -> ChangeResult:
-    verdict, observed = ctx.wait_for(change, change.before)
-    current = observed.options if observed else None
-    if verdict == "ok":
-        return ChangeResult(change, "restored", note, current)
-    if verdict == "gone" and observed is not None:
-        return ChangeResult(change, "skipped", f"gone: {observed.why}")
-    wait = ctx.options.verify_timeout
-    return ChangeResult(change, "failed", f"not verified within {wait:g}s", current)
+    return settle(ctx, change, change.before, "restored", "")
 
 
 def run_rollback(

@@ -51,6 +51,25 @@ class ScopeDenied(Exception):
         self.error = error
 
 
+def _outlast_throttling(
+    call: Callable[[], T], before: Callable[[], object], after: Callable[[], object]
+) -> T:
+    """The one policy for reads and writes: a denial stops the scope (ScopeDenied);
+    throttling that outlives botocore's retries runs ``after`` (wait, or empty the bucket)
+    and tries again, up to THROTTLE_ROUNDS; any other failure is raised as it is."""
+    for _ in range(THROTTLE_ROUNDS):
+        before()
+        try:
+            return call()
+        except AwsError as exc:
+            if exc.code in DENIED:
+                raise ScopeDenied(exc) from exc
+            if exc.code not in THROTTLING:
+                raise
+            after()
+    raise AwsError("RequestLimitExceeded", f"still throttled after {THROTTLE_ROUNDS} rounds")
+
+
 @dataclass
 class StepContext:
     """What a step may use for one change: the scope's clients, bucket and journal."""
@@ -73,16 +92,7 @@ class StepContext:
 
         A denied read raises ScopeDenied: without the re-read no change may be written.
         """
-        for _ in range(THROTTLE_ROUNDS):
-            try:
-                return call()
-            except AwsError as exc:
-                if exc.code in DENIED:
-                    raise ScopeDenied(exc) from exc
-                if exc.code not in THROTTLING:
-                    raise
-                time.sleep(1.0)
-        raise AwsError("RequestLimitExceeded", "still throttled after waiting", "read")
+        return _outlast_throttling(call, before=lambda: None, after=lambda: time.sleep(1.0))
 
     def write(self, change: Change, options: MetadataOptions) -> None:
         """One paced write; throttling is waited out, a denial raises ScopeDenied."""
@@ -107,17 +117,7 @@ class StepContext:
         Throttling is waited out, a denial raises ScopeDenied.
         """
         bucket = bucket or self.bucket
-        for _ in range(THROTTLE_ROUNDS):
-            bucket.acquire()
-            try:
-                return call()
-            except AwsError as exc:
-                if exc.code in DENIED:
-                    raise ScopeDenied(exc) from exc
-                if exc.code not in THROTTLING:
-                    raise
-                bucket.drain()
-        raise AwsError("RequestLimitExceeded", "still throttled after pacing", "write")
+        return _outlast_throttling(call, before=bucket.acquire, after=bucket.drain)
 
     def wait_for(self, change: Change, want: MetadataOptions) -> tuple[Verdict, Observed | None]:
         """Read once now; if not yet in force, wait in the scope's batched poll."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from imdsguard.aws.session import SessionFactory
 from imdsguard.changes import settings_json
 from imdsguard.model import JSONValue
-from tests.conftest import own
+from tests.conftest import CliResult, own
 
 
 def options_of(factory: SessionFactory, region: str) -> dict[str, dict[str, JSONValue]]:
@@ -23,3 +24,11 @@ def journal_records(path: Path) -> list[dict[str, Any]]:
     import json
 
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_plan(cli: Callable[..., CliResult], tmp_path: Path, *args: str) -> Path:
+    """Run ``plan ARGS --output tmp_path/plan.json``, which must succeed; return the path."""
+    plan = tmp_path / "plan.json"
+    result = cli("plan", *args, "--output", str(plan))
+    assert result.code == 0, result.err
+    return plan

@@ -25,7 +25,7 @@ from tests.faultproxy import (
     rate_limit,
     throttle,
 )
-from tests.remediation_helpers import journal_records, options_of
+from tests.remediation_helpers import journal_records, options_of, write_plan
 
 MODIFY = "ModifyInstanceMetadataOptions"
 
@@ -57,9 +57,9 @@ def test_races_between_plan_and_apply_are_skipped_or_drifted(
     ok, drift, compliant, terminated, vanished = seed(
         factory, region, Group("app", 5, imdsv1_calls=0)
     )
-    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    journal = tmp_path / "j.jsonl"
     common = ("--endpoint-url", proxy.url, "--regions", region, "--resources", "instances")
-    assert cli("plan", *common, "--output", str(plan)).code == 0
+    plan = write_plan(cli, tmp_path, *common)
     _set(factory, region, drift, "optional", 3)
     _set(factory, region, compliant, "required", 1)
     factory.ec2(own(factory), region).terminate_instances(InstanceIds=[terminated])
@@ -153,9 +153,9 @@ def test_denied_reread_stops_the_region_and_exits_3(
 ) -> None:
     allowed = seed(factory, "us-east-1", Group("a", 2, imdsv1_calls=0))
     refused = seed(factory, "eu-west-1", Group("b", 3, imdsv1_calls=0))
-    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    journal = tmp_path / "j.jsonl"
     regions = ("--regions", "us-east-1,eu-west-1", "--resources", "instances")
-    assert cli("plan", "--endpoint-url", proxy.url, *regions, "--output", str(plan)).code == 0
+    plan = write_plan(cli, tmp_path, "--endpoint-url", proxy.url, *regions)
     proxy.rules.append(deny("DescribeInstances", frozenset({"eu-west-1"})))
     result = cli(
         "apply",
@@ -184,9 +184,9 @@ def test_an_unexpected_error_fails_one_change_and_the_run_goes_on(
 ) -> None:
     broken, *fine = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
     other = seed(factory, "eu-west-1", Group("b", 2, imdsv1_calls=0))
-    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    journal = tmp_path / "j.jsonl"
     regions = ("--regions", "us-east-1,eu-west-1", "--resources", "instances")
-    assert cli("plan", "--endpoint-url", proxy.url, *regions, "--output", str(plan)).code == 0
+    plan = write_plan(cli, tmp_path, "--endpoint-url", proxy.url, *regions)
 
     def without_id(req: ProxyRequest, body: bytes) -> bytes:
         # A reply our parser cannot read (no instanceId): a bug's stand-in, not an AWS error.
@@ -247,11 +247,7 @@ def test_permission_probe_on_a_vanished_instance_tries_the_next_one(
     tmp_path: Path,
 ) -> None:
     ids = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
-    plan = tmp_path / "plan.json"
-    planned = cli(
-        "plan", "--endpoint-url", proxy.url, "--resources", "instances", "--output", str(plan)
-    )
-    assert planned.code == 0
+    plan = write_plan(cli, tmp_path, "--endpoint-url", proxy.url, "--resources", "instances")
     gone = json.loads(plan.read_text())["changes"][0]["resource_id"]  # the first probe
     rest = [i for i in ids if i != gone]
     proxy.rules += [not_found(frozenset({gone})), answer_dry_runs()]
@@ -277,9 +273,8 @@ def test_throttled_permission_probes_are_waited_out_not_taken_for_denial(
     tmp_path: Path,
 ) -> None:
     ids = seed(factory, "us-east-1", Group("a", 3, imdsv1_calls=0))
-    plan = tmp_path / "plan.json"
     common = ("--endpoint-url", proxy.url, "--resources", "instances")
-    assert cli("plan", *common, "--output", str(plan)).code == 0
+    plan = write_plan(cli, tmp_path, *common)
     throttled = {"n": 0}
 
     def throttle_dry_runs(req: ProxyRequest) -> Fault | None:
@@ -315,9 +310,8 @@ def test_no_probe_able_instance_means_no_probe_not_a_denied_scope(
     tmp_path: Path,
 ) -> None:
     ids = seed(factory, "us-east-1", Group("a", 2, imdsv1_calls=0))
-    plan = tmp_path / "plan.json"
     common = ("--endpoint-url", proxy.url, "--resources", "instances")
-    assert cli("plan", *common, "--output", str(plan)).code == 0
+    plan = write_plan(cli, tmp_path, *common)
     proxy.rules += [not_found(frozenset(ids)), answer_dry_runs()]
     journal = tmp_path / "j.jsonl"
     result = cli("apply", str(plan), "--check-permissions", *common[:2], "--journal", str(journal))
@@ -334,11 +328,7 @@ def test_pending_changes_are_verified_in_batched_polls(
 ) -> None:
     region = "sa-east-1"
     ids = seed(factory, region, Group("app", 8, imdsv1_calls=0))
-    plan = tmp_path / "plan.json"
-    assert (
-        cli("plan", "--endpoint-url", proxy.url, "--regions", region, "--output", str(plan)).code
-        == 0
-    )
+    plan = write_plan(cli, tmp_path, "--endpoint-url", proxy.url, "--regions", region)
     proxy.rewrites.append(metadata_pending(2.5))
     before = proxy.calls[("DescribeInstances", region)]
     result = cli("apply", str(plan), "--endpoint-url", proxy.url, "--journal", str(tmp_path / "j"))

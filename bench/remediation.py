@@ -24,16 +24,16 @@ from pathlib import Path
 # The test suite's fault proxy is the rate limiter: one implementation of EC2's bucket.
 from tests.faultproxy import FaultProxy, rate_limit
 
-from imdsguard.apply import run_apply
 from imdsguard.aws import ec2_modify
 from imdsguard.aws.session import AccountAccess, SessionFactory
-from imdsguard.changes import Plan, Usage
 from imdsguard.demo.server import emulator
 from imdsguard.errors import AwsError
-from imdsguard.journal import Journal
+from imdsguard.model.remediation import Plan, Usage
 from imdsguard.options import ApplyOptions, AwsOptions, EvaluationOptions, PlanOptions, ScopeOptions
-from imdsguard.plan import Evidence, build_plan
+from imdsguard.plan.build import Evidence, build_plan
 from imdsguard.progress import progress_sink
+from imdsguard.remediate.apply import run_apply
+from imdsguard.remediate.journal import Journal
 from imdsguard.scan import run_scan
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2")

@@ -19,7 +19,8 @@ TARGETS = {"help_wall_s": 0.3, "empty_wall_s": 2.0, "empty_rss_mb": 100.0}
 
 
 def seed_fleet(url: str, total: int) -> None:
-    """``total`` instances spread over REGIONS, 100 per run_instances call (DOMAIN.md §6)."""
+    """``total`` instances spread over REGIONS, 100 per run_instances call
+    (docs/aws-behaviour.md#the-emulator)."""
     env = bench_env()
     session = boto3.Session(
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],

@@ -1,6 +1,7 @@
 """A loopback HTTP proxy in front of the moto server that injects what moto cannot do.
 
-moto has no throttling, no permission denials per Region and no 5xx faults (DOMAIN.md §6),
+moto has no throttling, no permission denials per Region and no 5xx faults
+(docs/aws-behaviour.md#the-emulator),
 so tests put this proxy between imdsguard and moto. Each request is matched against the
 rules in order; the first rule that returns a Fault answers instead of moto. The proxy
 also counts requests per (action, region) so tests can assert "none twice".
@@ -162,7 +163,8 @@ def delay(action: str, seconds: float) -> Rule:
 def metadata_pending(seconds: float) -> Rewrite:
     """For ``seconds`` from now, DescribeInstances shows metadata State=pending.
 
-    moto's State is always ``applied`` (DOMAIN.md §6); EC2 shows pending for a while.
+    moto's State is always ``applied`` (docs/aws-behaviour.md#the-emulator); EC2 shows pending for
+    a while.
     """
     until = time.monotonic() + seconds
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from imdsguard.aws.session import SessionFactory
-from imdsguard.changes import settings_json
-from imdsguard.model import JSONValue
+from imdsguard.model.remediation import settings_json
+from imdsguard.model.scan import JSONValue
 from tests.conftest import CliResult, own
 
 

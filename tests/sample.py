@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from imdsguard.kinds import (
+from imdsguard.model.launch import (
     AccountImdsDefaults,
     AutoScalingGroup,
     Image,
@@ -14,7 +14,7 @@ from imdsguard.kinds import (
     LaunchTemplate,
     TemplateVersion,
 )
-from imdsguard.model import (
+from imdsguard.model.scan import (
     ALL_REGIONS,
     Finding,
     Instance,

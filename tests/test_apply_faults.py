@@ -6,13 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from imdsguard.apply import run_apply
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
-from imdsguard.journal import Journal
 from imdsguard.options import ApplyOptions, AwsOptions
-from imdsguard.planfile import load
+from imdsguard.plan.planfile import load
 from imdsguard.progress import Silent
+from imdsguard.remediate.apply import run_apply
+from imdsguard.remediate.journal import Journal
 from tests.conftest import CliResult, own, seed
 from tests.faultproxy import (
     Fault,

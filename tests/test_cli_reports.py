@@ -10,9 +10,9 @@ import pytest
 
 from imdsguard.aws.session import SessionFactory
 from imdsguard.commands.common import REPORT_FORMATS
-from imdsguard.compliance import FRAMEWORKS, required_kinds
 from imdsguard.demo.fleet import Group
 from imdsguard.report import EXTENSIONS, FORMATS
+from imdsguard.rules.compliance import FRAMEWORKS, required_kinds
 from tests.conftest import CliResult, seed
 
 Cli = Callable[..., CliResult]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imdsguard.collect import COLLECTORS, collection_plan
+from imdsguard.collect.resources import COLLECTORS, collection_plan
 from imdsguard.options import RESOURCE_KINDS
 
 

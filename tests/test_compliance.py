@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from imdsguard import compliance
 from imdsguard.errors import UsageError
 from imdsguard.options import RESOURCE_KINDS
 from imdsguard.report import describe
+from imdsguard.rules import compliance
 from tests.sample import sample_result
 
 

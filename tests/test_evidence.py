@@ -9,8 +9,8 @@ import pytest
 from imdsguard.aws.cloudwatch import get_usage, summarize
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
-from imdsguard.evidence import gather
 from imdsguard.options import EvaluationOptions, PlanOptions, ScopeOptions
+from imdsguard.plan.evidence import gather
 from imdsguard.scan import run_scan
 from tests.conftest import own, seed
 from tests.faultproxy import FaultProxy, deny

@@ -1,6 +1,7 @@
 """Fault injection for what moto cannot do: throttling, denials, failed AssumeRole.
 
-moto never throttles and never denies per Region (DOMAIN.md §6), so these tests put the
+moto never throttles and never denies per Region (docs/aws-behaviour.md#the-emulator), so these
+tests put the
 loopback FaultProxy between imdsguard and the moto server.
 """
 

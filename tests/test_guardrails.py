@@ -15,7 +15,8 @@ from imdsguard.guardrails import SCP_MAX_BYTES, policy, render
 from imdsguard.options import GuardrailOptions
 from tests.conftest import CliResult
 
-# DOMAIN.md §5, plus aws:PrincipalArn (global key) and the two Auto Scaling keys of AWS's
+# docs/aws-behaviour.md#guardrails, plus aws:PrincipalArn (global key) and the two Auto Scaling
+# keys of AWS's
 # "Require a launch template and a version number" example (EC2 Auto Scaling user guide).
 DOCUMENTED_KEYS = {
     "ec2:MetadataHttpTokens",

@@ -17,7 +17,7 @@ from imdsguard.demo.fleet import Group
 from imdsguard.demo.launch_fleet import create_template
 from imdsguard.history.rows import scan_rows
 from imdsguard.history.store import open_history
-from imdsguard.model import ScopeOutcome
+from imdsguard.model.scan import ScopeOutcome
 from tests.conftest import CliResult, own, seed
 from tests.faultproxy import FaultProxy, ProxyRequest, denied
 from tests.test_history_rows import RESULT

@@ -8,7 +8,7 @@ import pytest
 
 from imdsguard.history.diff import Drift, diff, option_changes
 from imdsguard.history.rows import FindingRow, ScanRow, ScopeRow, StoredScan
-from imdsguard.model import ALL_REGIONS, JSONValue
+from imdsguard.model.scan import ALL_REGIONS, JSONValue
 
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"

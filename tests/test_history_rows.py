@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from imdsguard.history.rows import FindingRow, ScopeRow, scan_rows, scope_description
-from imdsguard.model import Finding, Instance, MetadataOptions, ScanResult, Scope, ScopeOutcome
+from imdsguard.model.scan import Finding, Instance, MetadataOptions, ScanResult, Scope, ScopeOutcome
 from imdsguard.options import AwsOptions, ScopeOptions
 
 SCOPE = Scope("111111111111", "eu-west-1")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from imdsguard.changes import Change, Plan
 from imdsguard.errors import UsageError
-from imdsguard.journal import Journal, default_path
-from imdsguard.model import MetadataOptions, Scope
-from imdsguard.planfile import change_json
+from imdsguard.model.remediation import Change, Plan
+from imdsguard.model.scan import MetadataOptions, Scope
+from imdsguard.plan.planfile import change_json
+from imdsguard.remediate.journal import Journal, default_path
 
 CHANGE = Change(
     "instance",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from imdsguard.kinds import AutoScalingGroup, LaunchConfiguration, LaunchTemplate
-from imdsguard.launch import (
+from imdsguard.collect.launch import (
     AUTO_SCALING_GROUPS,
     LAUNCH_CONFIGURATIONS,
     LAUNCH_KINDS,
@@ -16,7 +15,8 @@ from imdsguard.launch import (
     build_resources,
     versions_to_read,
 )
-from imdsguard.model import MetadataOptions
+from imdsguard.model.launch import AutoScalingGroup, LaunchConfiguration, LaunchTemplate
+from imdsguard.model.scan import MetadataOptions
 
 WEB = TemplateSummary("lt-web", "web", default_version=1, latest_version=3)
 API = TemplateSummary("lt-api", "api", default_version=2, latest_version=2)

@@ -12,7 +12,8 @@ from imdsguard.scan import run_scan
 from tests.conftest import own
 from tests.faultproxy import FaultProxy
 
-# moto's MaxResults counts reservations, not instances (DOMAIN.md §6), so a second page
+# moto's MaxResults counts reservations, not instances (docs/aws-behaviour.md#the-emulator), so a
+# second page
 # needs more than 1,000 reservations: 1,005 launches, the first with 20 instances.
 RESERVATIONS = 1005
 FIRST_BATCH = 20

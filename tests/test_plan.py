@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from imdsguard.changes import Change, Hold, Usage
-from imdsguard.model import Finding, Instance, MetadataOptions, ScanResult, Scope, ScopeOutcome
+from imdsguard.model.remediation import Change, Hold, Usage
+from imdsguard.model.scan import Finding, Instance, MetadataOptions, ScanResult, Scope, ScopeOutcome
 from imdsguard.options import PlanOptions
-from imdsguard.plan import Evidence, build_plan, container_signal
+from imdsguard.plan.build import Evidence, build_plan, container_signal
 
 SCOPE = Scope("111111111111", "eu-west-1")
 SEEN = datetime(2026, 11, 1, 12, tzinfo=UTC)

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from imdsguard.changes import DEFAULTS_KIND, Change, Hold, Plan
-from imdsguard.kinds import (
+from imdsguard.model.launch import (
     AccountImdsDefaults,
     AutoScalingGroup,
     Image,
@@ -17,7 +16,8 @@ from imdsguard.kinds import (
     LaunchTemplate,
     TemplateVersion,
 )
-from imdsguard.model import (
+from imdsguard.model.remediation import DEFAULTS_KIND, Change, Hold, Plan
+from imdsguard.model.scan import (
     Instance,
     MetadataOptions,
     Resource,
@@ -26,7 +26,7 @@ from imdsguard.model import (
     ScopeOutcome,
 )
 from imdsguard.options import EvaluationOptions, PlanOptions
-from imdsguard.plan_launch import plan_launch
+from imdsguard.plan.launch import plan_launch
 from imdsguard.rules import evaluate
 
 SCOPE = Scope("111111111111", "eu-west-1")
@@ -249,7 +249,7 @@ def test_launch_configuration_migrations(used_by: tuple[str, ...], expected: str
 
 
 def test_plan_file_round_trips_state_and_migrations_and_reads_schema_1_0() -> None:
-    from imdsguard.planfile import plan_from_json, plan_json
+    from imdsguard.plan.planfile import plan_from_json, plan_json
 
     template = lt("web", 1, (OPTIONAL, ()))
     config = LaunchConfiguration("old-lc", OPTIONAL, False, ("a",))

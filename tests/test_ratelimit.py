@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imdsguard.ratelimit import TokenBucket
+from imdsguard.remediate.pacing import TokenBucket
 
 
 class FakeTime:

@@ -11,7 +11,7 @@ import pytest
 
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
-from imdsguard.planfile import load
+from imdsguard.plan.planfile import load
 from tests.conftest import CliResult, seed
 from tests.remediation_helpers import options_of
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imdsguard.kinds import (
+from imdsguard.model.launch import (
     AccountImdsDefaults,
     AutoScalingGroup,
     Image,
@@ -13,7 +13,7 @@ from imdsguard.kinds import (
     LaunchTemplate,
     TemplateVersion,
 )
-from imdsguard.model import Finding, Instance, MetadataOptions, Resource, Scope
+from imdsguard.model.scan import Finding, Instance, MetadataOptions, Resource, Scope
 from imdsguard.report.details import DETAILS, details
 
 REQUIRED = MetadataOptions(http_tokens="required")

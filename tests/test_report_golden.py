@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from imdsguard.compliance import filter_result
-from imdsguard.model import ScanResult
+from imdsguard.model.scan import ScanResult
 from imdsguard.report import EXTENSIONS, FORMATS
+from imdsguard.rules.compliance import filter_result
 from tests.sample import sample_result
 
 GOLDEN = Path(__file__).with_name("golden")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from imdsguard.model import Finding, Instance, MetadataOptions, Scope
+from imdsguard.model.scan import Finding, Instance, MetadataOptions, Scope
 from imdsguard.report import table
 from tests.sample import sample_result
 

@@ -16,7 +16,7 @@ import pytest
 import xmlschema
 from botocore.validate import ParamValidator
 
-from imdsguard.model import Finding, Instance, MetadataOptions
+from imdsguard.model.scan import Finding, Instance, MetadataOptions
 from imdsguard.options import RESOURCE_KINDS
 from imdsguard.report import asff, junit, ocsf
 from imdsguard.report import csv as csv_format

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
 from imdsguard.demo.launch_fleet import create_template, seed_launch_settings
-from imdsguard.model import Finding, ScanResult
+from imdsguard.model.scan import Finding, ScanResult
 from imdsguard.options import RESOURCE_KINDS, EvaluationOptions, ScopeOptions
 from imdsguard.report import table
 from imdsguard.scan import run_scan

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 
 from imdsguard.aws.template_write import with_metadata
-from imdsguard.model import MetadataOptions
+from imdsguard.model.scan import MetadataOptions
 
 # What DescribeLaunchTemplateVersions returns, including fields only answers carry
 # (MetadataOptions.State, Operator, IsPrimaryIpv6) that request validation rejects.

@@ -16,7 +16,7 @@ from imdsguard import __version__
 from imdsguard.commands import COMMANDS
 from imdsguard.commands.common import EXIT_CODES_HELP
 from imdsguard.errors import ImdsGuardError
-from imdsguard.model import EXIT_USAGE
+from imdsguard.model.scan import EXIT_USAGE
 
 EXIT_INTERNAL = 4
 

@@ -1,6 +1,7 @@
 """PURE: the guardrail policy (SCP or IAM) that stops IMDSv1 from coming back, as JSON text.
 
-Every statement follows one of AWS's published examples (DOMAIN.md §5): the EC2 user
+Every statement follows one of AWS's published examples (docs/aws-behaviour.md#guardrails): the EC2
+user
 guide's IMDSv2 policy examples, and the EC2 Auto Scaling guide's "Require a launch
 template and a version number".
 """
@@ -66,7 +67,7 @@ def statements(options: GuardrailOptions) -> list[Statement]:
     admins = _except_admins(options.allow_roles)
     result += [
         _deny("ProtectImdsAccountDefaults", "ec2:ModifyInstanceMetadataDefaults", admins),
-        # Launch configurations cannot be fixed after creation (DOMAIN.md §2).
+        # Launch configurations cannot be fixed after creation (docs/aws-behaviour.md#the-api).
         _deny("DenyLaunchConfigurations", "autoscaling:CreateLaunchConfiguration", admins),
         _deny(
             "RequireLaunchTemplatesForGroups",

@@ -8,14 +8,14 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from imdsguard.errors import UsageError
-from imdsguard.model import ImdsDisabledPolicy
+from imdsguard.model.scan import ImdsDisabledPolicy
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 # IAM role names: 1-64 of [\w+=,.@-], optionally behind a path ("team/Audit").
 ROLE_NAME = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
-# The --resources names, in report order; imdsguard.collect has one collector per name.
+# The --resources names, in report order; imdsguard.collect.resources has one collector per name.
 RESOURCE_KINDS = (
     "instances",
     "launch-templates",
@@ -103,12 +103,13 @@ class EvaluationOptions:
     """Policy knobs for the pure rules."""
 
     imds_disabled: ImdsDisabledPolicy = "pass"
-    # AMI ImdsSupport only decides when nothing else does (DOMAIN.md §2, launch
+    # AMI ImdsSupport only decides when nothing else does (docs/aws-behaviour.md#the-api, launch
     # precedence), so by default an AMI without v2.0 is INFO; --strict-amis makes it FAIL.
     strict_amis: bool = False
 
 
-# Metric retention caps a useful lookback at 455 days (1-hour points, DOMAIN.md §4).
+# Metric retention caps a useful lookback at 455 days (1-hour points,
+# docs/aws-behaviour.md#usage-metrics).
 MAX_LOOKBACK_DAYS = 455
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from imdsguard.aws.securityhub import import_findings
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.errors import AwsError
-from imdsguard.model import ScanResult
+from imdsguard.model.scan import ScanResult
 from imdsguard.options import ScopeOptions
 from imdsguard.report import asff
 

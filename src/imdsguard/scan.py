@@ -10,9 +10,14 @@ from datetime import UTC, datetime
 
 from imdsguard import __version__, rules
 from imdsguard.aws.session import SessionFactory
-from imdsguard.collect import AccountTarget, collection_plan, enter_account, resolve_accounts
+from imdsguard.collect.resources import (
+    AccountTarget,
+    collection_plan,
+    enter_account,
+    resolve_accounts,
+)
 from imdsguard.errors import AwsError
-from imdsguard.model import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
+from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
 from imdsguard.options import RESOURCE_KINDS, EvaluationOptions, ScopeOptions
 from imdsguard.progress import ProgressSink, Silent
 

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from imdsguard.aws.ec2 import parse_image
 from imdsguard.aws.errors import aws_errors
 from imdsguard.errors import AwsError
-from imdsguard.kinds import Image
+from imdsguard.model.launch import Image
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.aws.errors import aws_errors
-from imdsguard.changes import Usage
+from imdsguard.model.remediation import Usage
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef
 
-# GetMetricData accepts at most 500 queries per call (DOMAIN.md §3).
+# GetMetricData accepts at most 500 queries per call (docs/aws-behaviour.md#rate-limits).
 BATCH = 500
 # One-hour points stay available for 455 days, so any lookback fits; the point count per
 # call can exceed 100,800, which GetMetricData pages with NextToken (the paginator follows).
@@ -21,7 +21,8 @@ PERIOD = 3600
 
 
 def _query(index: int, instance_id: str) -> MetricDataQueryTypeDef:
-    # moto ignores Namespace when Dimensions are given (DOMAIN.md §6): harmless here, since
+    # moto ignores Namespace when Dimensions are given (docs/aws-behaviour.md#the-emulator):
+    # harmless here, since
     # only AWS/EC2 publishes MetadataNoToken; real CloudWatch honours the Namespace.
     return {
         "Id": f"q{index}",

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from imdsguard.aws.errors import aws_errors
 from imdsguard.errors import AwsError
-from imdsguard.kinds import AccountImdsDefaults, Image
-from imdsguard.model import Instance, MetadataOptions
+from imdsguard.model.launch import AccountImdsDefaults, Image
+from imdsguard.model.scan import Instance, MetadataOptions
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
 # DescribeInstances with MaxResults stays in the paginated bucket (100, +20/s) instead of
-# the unpaginated one (50, +10/s). See DOMAIN.md §3.
+# the unpaginated one (50, +10/s). See docs/aws-behaviour.md#rate-limits.
 PAGE_SIZE = 1000
 ENABLED_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
 
@@ -115,7 +115,7 @@ def parse_image(raw: Mapping[str, Any]) -> Image:
 
 def get_owned_images(client: EC2Client) -> Iterator[Image]:
     """Every AMI the account owns in the client's Region (DescribeImages has no
-    ImdsSupport filter, DOMAIN.md §2, so each one is judged client-side)."""
+    ImdsSupport filter, docs/aws-behaviour.md#the-api, so each one is judged client-side)."""
     paginator = client.get_paginator("describe_images")
     with aws_errors("DescribeImages"):
         for page in paginator.paginate(Owners=["self"], PaginationConfig={"PageSize": PAGE_SIZE}):

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from imdsguard.aws.ec2 import parse_instance
 from imdsguard.aws.errors import aws_errors
 from imdsguard.errors import AwsError
-from imdsguard.model import Instance, MetadataOptions
+from imdsguard.model.scan import Instance, MetadataOptions
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -24,7 +24,8 @@ INSTANCE_BATCH = 200
 def _request(
     instance_id: str, options: MetadataOptions, dry_run: bool
 ) -> ModifyInstanceMetadataOptionsRequestTypeDef:
-    # Always the FULL set: real EC2 keeps omitted fields, moto resets them (DOMAIN.md §6),
+    # Always the FULL set: real EC2 keeps omitted fields, moto resets them
+    # (docs/aws-behaviour.md#the-emulator),
     # so only a full set gives the same result everywhere. AWS asks for HttpEndpoint with
     # tokens or hop limit anyway.
     return {
@@ -54,7 +55,8 @@ def check_modify_permission(client: EC2Client, instance_id: str, options: Metada
         with aws_errors("ModifyInstanceMetadataOptions(DryRun)"):
             raise
     # Real EC2 never answers a DryRun with success; moto does, and APPLIES the change
-    # (DOMAIN.md §6). Say so rather than report a permission we could not really test.
+    # (docs/aws-behaviour.md#the-emulator). Say so rather than report a permission we could not
+    # really test.
     raise AwsError(
         "DryRunIgnored",
         "the endpoint executed a DryRun request instead of answering DryRunOperation",

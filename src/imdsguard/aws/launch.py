@@ -10,15 +10,16 @@ from botocore.exceptions import ClientError
 
 from imdsguard.aws.ec2 import parse_metadata_options
 from imdsguard.aws.errors import aws_errors
-from imdsguard.kinds import LaunchConfiguration
-from imdsguard.launch import GroupRecord, TemplateRef, TemplateSummary, VersionRecord
+from imdsguard.collect.launch import GroupRecord, TemplateRef, TemplateSummary, VersionRecord
+from imdsguard.model.launch import LaunchConfiguration
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_ec2 import EC2Client
 
 # DescribeLaunchTemplates accepts MaxResults 1-200. moto answers at most MaxResults (15 when
-# unset) and never sends a NextToken (DOMAIN.md §6), so asking for the AWS maximum keeps
+# unset) and never sends a NextToken (docs/aws-behaviour.md#the-emulator), so asking for the AWS
+# maximum keeps
 # up to 200 templates per Region visible in the emulator; AWS itself paginates.
 TEMPLATE_PAGE_SIZE = 200
 # moto also caps DescribeLaunchTemplateVersions at 15 when MaxResults is unset, and AWS

@@ -10,9 +10,9 @@ from botocore.exceptions import ClientError
 
 from imdsguard.aws.errors import aws_errors
 from imdsguard.aws.launch import parse_template
+from imdsguard.collect.launch import TemplateSummary
 from imdsguard.errors import AwsError
-from imdsguard.launch import TemplateSummary
-from imdsguard.model import MetadataOptions
+from imdsguard.model.scan import MetadataOptions
 
 if TYPE_CHECKING:
     from botocore.model import Shape
@@ -26,7 +26,7 @@ GONE = frozenset(
     }
 )
 # Versions created after the plan are few; AWS's MaxResults maximum also keeps moto, which
-# never paginates this call (DOMAIN.md §6), from stopping at 15.
+# never paginates this call (docs/aws-behaviour.md#the-emulator), from stopping at 15.
 MAX_VERSIONS = 200
 
 
@@ -123,7 +123,8 @@ def with_metadata(client: EC2Client, data: Mapping[str, Any], options: MetadataO
 
 def create_version(client: EC2Client, template_id: str, source: int, data: Any, marker: str) -> int:
     """A new version from ``source`` with the full ``data`` (moto does not inherit
-    SourceVersion, DOMAIN.md §6). ``marker`` is the ClientToken, so AWS itself answers a
+    SourceVersion, docs/aws-behaviour.md#the-emulator). ``marker`` is the ClientToken, so AWS
+    itself answers a
     retried request with the same version, and sits in the description for resume."""
     with aws_errors("CreateLaunchTemplateVersion"):
         reply = client.create_launch_template_version(

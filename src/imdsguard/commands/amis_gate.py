@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from imdsguard.changes import IMAGE_KIND, Hold, Plan
-from imdsguard.model import JSONValue
+from imdsguard.model.remediation import IMAGE_KIND, Hold, Plan
+from imdsguard.model.scan import JSONValue
 
 PROMPT = (
     "Set ImdsSupport=v2.0 on {n} AMI(s) ({ids})? This is IRREVERSIBLE: AWS cannot unset "

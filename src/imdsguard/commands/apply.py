@@ -17,13 +17,13 @@ from imdsguard.commands.remediation_args import (
     plan_options,
 )
 from imdsguard.errors import UsageError
-from imdsguard.model import EXIT_FINDINGS
+from imdsguard.model.scan import EXIT_FINDINGS
 from imdsguard.options import RESOURCE_KINDS
 
 if TYPE_CHECKING:
     from imdsguard.aws.session import SessionFactory
-    from imdsguard.changes import Plan, RunResult
-    from imdsguard.journal import Journal, JournalState
+    from imdsguard.model.remediation import Plan, RunResult
+    from imdsguard.remediate.journal import Journal, JournalState
 
 
 def print_run(result: RunResult, verb: str) -> None:
@@ -60,10 +60,10 @@ def _refuse_ignored_flags(args: argparse.Namespace) -> None:
 
 
 def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, JournalState | None]:
-    from imdsguard import journal as journal_mod
-    from imdsguard import planfile
     from imdsguard.aws.session import SessionFactory
     from imdsguard.commands.plan import make_plan, print_plan
+    from imdsguard.plan import planfile
+    from imdsguard.remediate import journal as journal_mod
 
     if args.resume or args.plan:
         _refuse_ignored_flags(args)
@@ -99,8 +99,8 @@ class _Declined(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
-    from imdsguard.apply import run_apply
     from imdsguard.progress import progress_sink
+    from imdsguard.remediate.apply import run_apply
 
     try:
         factory, plan, journal, state = _load(args)

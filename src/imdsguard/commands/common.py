@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imdsguard.compliance import FRAMEWORKS
 from imdsguard.errors import UsageError
 from imdsguard.options import RESOURCE_KINDS, AwsOptions, ScopeOptions
 from imdsguard.report import FORMATS
+from imdsguard.rules.compliance import FRAMEWORKS
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

@@ -12,7 +12,7 @@ from imdsguard.errors import UsageError
 
 if TYPE_CHECKING:
     from imdsguard.aws.session import SessionFactory
-    from imdsguard.changes import Plan
+    from imdsguard.model.remediation import Plan
     from imdsguard.options import AwsOptions, PlanOptions, ScopeOptions
 
 
@@ -20,10 +20,10 @@ def make_plan(
     aws: AwsOptions, scopes: ScopeOptions, options: PlanOptions, quiet: bool
 ) -> tuple[SessionFactory, Plan]:
     """Scan, read usage evidence, and plan: shared by ``plan``, ``apply`` and ``demo``."""
-    from imdsguard import evidence
     from imdsguard.aws.session import SessionFactory
     from imdsguard.options import EvaluationOptions
-    from imdsguard.plan import build_plan
+    from imdsguard.plan import evidence
+    from imdsguard.plan.build import build_plan
     from imdsguard.progress import progress_sink
     from imdsguard.scan import run_scan
 
@@ -60,7 +60,7 @@ def run_demo_plan(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOption
 
 
 def run(args: argparse.Namespace) -> int:
-    from imdsguard import planfile
+    from imdsguard.plan import planfile
 
     _, plan = make_plan(aws_options(args), scope_options(args), plan_options(args), args.quiet)
     if args.output == "-":

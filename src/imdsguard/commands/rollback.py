@@ -18,9 +18,9 @@ from imdsguard.commands.remediation_args import (
 def run(args: argparse.Namespace) -> int:
     from imdsguard.aws.session import SessionFactory
     from imdsguard.commands.apply import print_run
-    from imdsguard.journal import Journal
     from imdsguard.progress import progress_sink
-    from imdsguard.rollback import run_rollback
+    from imdsguard.remediate.journal import Journal
+    from imdsguard.remediate.rollback import run_rollback
 
     journal, state = Journal.reopen(Path(args.journal))
     print(f"imdsguard: journal {journal.path} (rollback records appended)", file=sys.stderr)

@@ -21,7 +21,7 @@ from imdsguard.commands.common import (
     write_text,
 )
 from imdsguard.errors import HistoryError, UsageError
-from imdsguard.model import EXIT_INCOMPLETE, ScanResult
+from imdsguard.model.scan import EXIT_INCOMPLETE, ScanResult
 from imdsguard.options import AwsOptions, EvaluationOptions, ScopeOptions
 
 HISTORY_HELP = """
@@ -81,8 +81,8 @@ def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespa
 def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
     """Shared by ``scan`` and ``demo``: scan, then print or write the reports."""
     from imdsguard.aws.session import SessionFactory
-    from imdsguard.compliance import filter_result, require_kinds
     from imdsguard.progress import progress_sink
+    from imdsguard.rules.compliance import filter_result, require_kinds
     from imdsguard.scan import run_scan
 
     formats = _formats(args)

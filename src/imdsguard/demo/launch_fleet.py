@@ -26,7 +26,8 @@ def create_template(ec2: EC2Client, name: str, *tokens: str | None, default: int
     reply = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=_metadata(first))  # type: ignore[arg-type]
     template_id = reply["LaunchTemplate"]["LaunchTemplateId"]
     for version_tokens in rest:
-        # moto does not inherit SourceVersion (DOMAIN.md §6), so send the full data.
+        # moto does not inherit SourceVersion (docs/aws-behaviour.md#the-emulator), so send the
+        # full data.
         ec2.create_launch_template_version(
             LaunchTemplateId=template_id,
             LaunchTemplateData=_metadata(version_tokens),  # type: ignore[arg-type]
@@ -49,7 +50,8 @@ def seed_launch_settings(
     # Default v1 required, but batch-asg is pinned to the optional v2: FAIL, naming the group.
     batch = create_template(ec2, "batch-lt", "required", "optional", "required")
     # No instances: moto's group instances would not inherit the template's
-    # MetadataOptions (DOMAIN.md §6), so they would show a misleading IMDSv1 fleet.
+    # MetadataOptions (docs/aws-behaviour.md#the-emulator), so they would show a misleading IMDSv1
+    # fleet.
     common: dict[str, Any] = {"MinSize": 0, "MaxSize": 2, "AvailabilityZones": zones}
     autoscaling.create_auto_scaling_group(
         AutoScalingGroupName="batch-asg",

@@ -1,6 +1,6 @@
 """EMULATOR ONLY: teach moto's EC2 the IMDS calls it lacks, for the demo and the tests.
 
-moto 5.2 gaps (DOMAIN.md §6) this closes, and nothing else:
+moto 5.2 gaps (docs/aws-behaviour.md#the-emulator) this closes, and nothing else:
 
 - Get/ModifyInstanceMetadataDefaults are not implemented (HTTP 500 in server mode), so
   every account-defaults read would be a scope error on the emulator.

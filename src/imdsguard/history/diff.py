@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from imdsguard.compliance import IMAGE, KIND_TYPES
 from imdsguard.history.rows import FindingRow, ResourceKey, ScopeKey, ScopeRow, StoredScan
-from imdsguard.model import ALL_REGIONS, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, JSONValue
+from imdsguard.model.scan import ALL_REGIONS, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, JSONValue
 from imdsguard.options import EvaluationOptions
+from imdsguard.rules.compliance import IMAGE, KIND_TYPES
 
 ChangeKind = Literal["new-failure", "unknown", "re-judged", "fixed", "new", "vanished"]
 ScopeChangeKind = Literal["new", "persisting", "unscanned", "cleared"]

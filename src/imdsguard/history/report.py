@@ -10,7 +10,7 @@ from rich.text import Text
 
 from imdsguard.history.diff import ChangeKind, Drift, ResourceChange
 from imdsguard.history.rows import FindingRow, ScanRow
-from imdsguard.model import JSONValue
+from imdsguard.model.scan import JSONValue
 
 Entry = tuple[int, ScanRow]
 

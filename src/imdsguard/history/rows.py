@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from imdsguard.model import Finding, JSONValue, ScanResult, ScopeOutcome
+from imdsguard.model.scan import Finding, JSONValue, ScanResult, ScopeOutcome
 from imdsguard.options import AwsOptions, ScopeOptions
 
 # A resource's identity across scans: (account_id, region, resource_type, resource_id).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 
-from imdsguard.model import ScanResult
+from imdsguard.model.scan import ScanResult
 
 Formatter = Callable[[ScanResult], str]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from imdsguard import compliance
-from imdsguard.kinds import LaunchTemplate
-from imdsguard.model import (
+from imdsguard.model.launch import LaunchTemplate
+from imdsguard.model.scan import (
     ALL_REGIONS,
     Finding,
     Instance,
@@ -17,6 +16,7 @@ from imdsguard.model import (
     ScopeOutcome,
 )
 from imdsguard.report import describe
+from imdsguard.rules import compliance
 
 SCHEMA_VERSION = "2018-10-08"
 # Findings from a custom integration go to the account's own "default" product.

@@ -6,9 +6,9 @@ import csv
 import io
 import json
 
-from imdsguard import compliance
-from imdsguard.model import ScanResult
+from imdsguard.model.scan import ScanResult
 from imdsguard.report import describe
+from imdsguard.rules import compliance
 
 COLUMNS = (
     "account_id",

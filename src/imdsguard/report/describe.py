@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imdsguard import compliance as c
-from imdsguard.model import ALL_REGIONS, Finding, ScopeOutcome
+from imdsguard.model.scan import ALL_REGIONS, Finding, ScopeOutcome
 from imdsguard.report.details import details
+from imdsguard.rules import compliance as c
 
 # Where a reader learns how to fix each kind; the AWS user guide page for the setting.
 _IMDS_GUIDE = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from imdsguard.model import Finding, JSONValue
+from imdsguard.model.scan import Finding, JSONValue
 
 Evidence = Mapping[str, JSONValue]
 

@@ -9,9 +9,9 @@ from functools import cache
 
 import jinja2
 
-from imdsguard import compliance
-from imdsguard.model import ALL_REGIONS, Finding, ScanResult
+from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult
 from imdsguard.report import describe
+from imdsguard.rules import compliance
 
 SEVERITY_RANK = {"Critical": 5, "High": 4, "Medium": 3, "Low": 2, "Informational": 1}
 STATUS_RANK = {"FAIL": 3, "INFO": 2, "PASS": 1}

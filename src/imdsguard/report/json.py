@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from imdsguard import compliance
-from imdsguard.model import Finding, JSONValue, ScanResult, ScopeOutcome
+from imdsguard.model.scan import Finding, JSONValue, ScanResult, ScopeOutcome
+from imdsguard.rules import compliance
 
 # 1.1 added, without changing any 1.0 field: per finding ``severity`` and ``compliance``,
 # and at the top ``title`` and ``framework`` (the --compliance filter, or null).

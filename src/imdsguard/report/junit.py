@@ -6,9 +6,9 @@ import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from imdsguard import compliance
-from imdsguard.model import Finding, ScanResult, ScopeOutcome
+from imdsguard.model.scan import Finding, ScanResult, ScopeOutcome
 from imdsguard.report import describe
+from imdsguard.rules import compliance
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from imdsguard import compliance
-from imdsguard.model import Finding, JSONValue, ScanResult, ScopeOutcome
+from imdsguard.model.scan import Finding, JSONValue, ScanResult, ScopeOutcome
 from imdsguard.report import describe
+from imdsguard.rules import compliance
 
 OCSF_VERSION = "1.3.0"
 CLASS_UID = 2003

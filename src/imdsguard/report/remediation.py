@@ -9,7 +9,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from imdsguard.changes import (
+from imdsguard.model.remediation import (
     DEFAULTS_KIND,
     IMAGE_KIND,
     TEMPLATE_KIND,
@@ -18,7 +18,7 @@ from imdsguard.changes import (
     Plan,
     RunResult,
 )
-from imdsguard.model import JSONValue, Scope
+from imdsguard.model.scan import JSONValue, Scope
 
 
 def _detail(detail: dict[str, JSONValue]) -> str:

@@ -11,9 +11,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from imdsguard import compliance
-from imdsguard.model import ALL_REGIONS, Finding, ScanResult
+from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult
 from imdsguard.report import describe
+from imdsguard.rules import compliance
 
 STATUS_ORDER = {"FAIL": 0, "INFO": 1, "PASS": 2}
 STATUS_STYLE = {"FAIL": "bold red", "INFO": "yellow", "PASS": "green"}

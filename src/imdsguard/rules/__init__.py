@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from imdsguard.model import Finding, MetadataOptions, Resource, Scope
+from imdsguard.model.scan import Finding, MetadataOptions, Resource, Scope
 from imdsguard.options import EvaluationOptions
 
 R = TypeVar("R")

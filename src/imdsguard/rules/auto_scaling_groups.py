@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from imdsguard.kinds import AutoScalingGroup, LaunchSource
-from imdsguard.model import Finding, MetadataOptions, Scope
+from imdsguard.model.launch import AutoScalingGroup, LaunchSource
+from imdsguard.model.scan import Finding, MetadataOptions, Scope
 from imdsguard.options import EvaluationOptions
 from imdsguard.rules import launches_imdsv1, rule
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from imdsguard.kinds import Image
-from imdsguard.model import Finding, Scope
+from imdsguard.model.launch import Image
+from imdsguard.model.scan import Finding, Scope
 from imdsguard.options import EvaluationOptions
 from imdsguard.rules import rule
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imdsguard.model import Finding, Instance, Scope, Status
+from imdsguard.model.scan import Finding, Instance, Scope, Status
 from imdsguard.options import EvaluationOptions
 from imdsguard.rules import rule
 

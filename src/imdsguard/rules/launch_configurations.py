@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from imdsguard.kinds import LaunchConfiguration
-from imdsguard.model import Finding, Scope
+from imdsguard.model.launch import LaunchConfiguration
+from imdsguard.model.scan import Finding, Scope
 from imdsguard.options import EvaluationOptions
 from imdsguard.rules import launches_imdsv1, rule
 
@@ -12,7 +12,8 @@ from imdsguard.rules import launches_imdsv1, rule
 def evaluate_launch_configuration(
     scope: Scope, config: LaunchConfiguration, options: EvaluationOptions
 ) -> Finding:
-    # A missing MetadataOptions means HttpTokens=optional (DOMAIN.md §2); the parsed
+    # A missing MetadataOptions means HttpTokens=optional (docs/aws-behaviour.md#the-api); the
+    # parsed
     # defaults already say so. The fix is a migration: see the evidence's remediation.
     if launches_imdsv1(config.metadata, options):
         return Finding(scope, config, "FAIL", "tokens-optional")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from imdsguard.kinds import LaunchTemplate
-from imdsguard.model import Finding, Scope
+from imdsguard.model.launch import LaunchTemplate
+from imdsguard.model.scan import Finding, Scope
 from imdsguard.options import EvaluationOptions
 from imdsguard.rules import launches_imdsv1, rule
 

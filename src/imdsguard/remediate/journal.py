@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from imdsguard import __version__
-from imdsguard.changes import Change, Outcome, Plan
 from imdsguard.errors import UsageError
-from imdsguard.model import JSONValue
-from imdsguard.planfile import change_from_json, plan_from_json, plan_json
+from imdsguard.model.remediation import Change, Outcome, Plan
+from imdsguard.model.scan import JSONValue
+from imdsguard.plan.planfile import change_from_json, plan_from_json, plan_json
 
 JOURNAL_VERSION = 1
 

@@ -11,7 +11,8 @@ class TokenBucket:
     """``capacity`` calls at once, refilled at ``rate`` per second; ``acquire`` blocks.
 
     EC2 meters ModifyInstanceMetadataOptions with a 100-call bucket refilled 5/s per
-    account and Region (DOMAIN.md §3). Spending our own bucket of the same shape keeps
+    account and Region (docs/aws-behaviour.md#rate-limits). Spending our own bucket of the same
+    shape keeps
     us just under the server's, so throttling stays the exception botocore absorbs.
     """
 

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from functools import partial
 
-from imdsguard.appliers import steps_for
 from imdsguard.aws.session import SessionFactory
-from imdsguard.changes import Change, ChangeResult, Plan, RunResult, same_settings, settings_json
-from imdsguard.engine import Engine, StepContext, settle
 from imdsguard.errors import AwsError
-from imdsguard.journal import Journal, JournalState
-from imdsguard.model import MetadataOptions
+from imdsguard.model.remediation import (
+    Change,
+    ChangeResult,
+    Plan,
+    RunResult,
+    same_settings,
+    settings_json,
+)
+from imdsguard.model.scan import MetadataOptions
 from imdsguard.options import ApplyOptions
-from imdsguard.planfile import change_json
+from imdsguard.plan.planfile import change_json
 from imdsguard.progress import ProgressSink
+from imdsguard.remediate.appliers import steps_for
+from imdsguard.remediate.engine import Engine, StepContext, settle
+from imdsguard.remediate.journal import Journal, JournalState
 
 
 def apply_step(ctx: StepContext, change: Change, prior_intents: frozenset[str]) -> ChangeResult:

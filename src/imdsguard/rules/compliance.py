@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from imdsguard.errors import UsageError
-from imdsguard.model import ScanResult
+from imdsguard.model.scan import ScanResult
 
 Severity = Literal["Critical", "High", "Medium", "Low", "Informational"]
 
@@ -80,7 +80,8 @@ FRAMEWORKS: dict[str, Framework] = {
     )
 }
 
-# The CIS control moved between versions (DOMAIN.md §1); it covers instances only.
+# The CIS control moved between versions (docs/aws-behaviour.md#the-control); it covers instances
+# only.
 _CIS_INSTANCE = {
     "cis-2.0": "5.6",
     "cis-3.0": "5.6",

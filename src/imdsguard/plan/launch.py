@@ -7,17 +7,17 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from imdsguard.changes import DEFAULTS_KIND, IMAGE_KIND, TEMPLATE_KIND, Change, Hold
-from imdsguard.kinds import (
+from imdsguard.model.launch import (
     AccountImdsDefaults,
     AutoScalingGroup,
     Image,
     LaunchConfiguration,
     LaunchTemplate,
 )
-from imdsguard.migrations import migrations
-from imdsguard.model import Finding, Instance, JSONValue, MetadataOptions, ScanResult, Scope
+from imdsguard.model.remediation import DEFAULTS_KIND, IMAGE_KIND, TEMPLATE_KIND, Change, Hold
+from imdsguard.model.scan import Finding, Instance, JSONValue, MetadataOptions, ScanResult, Scope
 from imdsguard.options import EvaluationOptions, PlanOptions
+from imdsguard.plan.advice import migrations
 from imdsguard.rules import launches_imdsv1
 
 # Template names that say "container nodes": EKS managed node groups name theirs eks-<id>.

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from imdsguard import __version__
-from imdsguard.changes import Change, Hold, Plan, settings_from_json, settings_json
 from imdsguard.errors import UsageError
-from imdsguard.model import JSONValue, Scope
+from imdsguard.model.remediation import Change, Hold, Plan, settings_from_json, settings_json
+from imdsguard.model.scan import JSONValue, Scope
 
 # 1.1 added ``state`` on changes and the ``migrations`` list; 1.0 files still load.
 SCHEMA_VERSION = "1.1"

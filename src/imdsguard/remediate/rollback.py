@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from imdsguard.appliers import steps_for
 from imdsguard.aws.session import SessionFactory
-from imdsguard.changes import IMAGE_KIND, Change, ChangeResult, RunResult, same_settings
-from imdsguard.engine import Engine, StepContext, settle
 from imdsguard.errors import AwsError
-from imdsguard.journal import Journal, JournalState
+from imdsguard.model.remediation import IMAGE_KIND, Change, ChangeResult, RunResult, same_settings
 from imdsguard.options import ApplyOptions
 from imdsguard.progress import ProgressSink
+from imdsguard.remediate.appliers import steps_for
+from imdsguard.remediate.engine import Engine, StepContext, settle
+from imdsguard.remediate.journal import Journal, JournalState
 
 IRREVERSIBLE_NOTE = (
     "AMIs: {n} had ImdsSupport set to v2.0; AWS cannot undo that, so rollback leaves them "
@@ -53,7 +53,8 @@ def run_rollback(
 ) -> RunResult:
     """Every change with an intent record is restored to its ``before`` settings.
 
-    Except AMIs: ImdsSupport=v2.0 cannot be unset (DOMAIN.md §2), so they are left alone
+    Except AMIs: ImdsSupport=v2.0 cannot be unset (docs/aws-behaviour.md#the-api), so they are left
+    alone
     and the result says so.
     """
     changes = [c for c in state.intents.values() if c.kind != IMAGE_KIND]

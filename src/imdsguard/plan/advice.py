@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from imdsguard.changes import Hold
-from imdsguard.kinds import AutoScalingGroup, LaunchConfiguration, LaunchSource
-from imdsguard.model import Finding, JSONValue
+from imdsguard.model.launch import AutoScalingGroup, LaunchConfiguration, LaunchSource
+from imdsguard.model.remediation import Hold
+from imdsguard.model.scan import Finding, JSONValue
 
 LC_KIND = "launch-configuration"
 ASG_KIND = "auto-scaling-group"

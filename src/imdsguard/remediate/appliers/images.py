@@ -6,17 +6,17 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from imdsguard.appliers import ScopeClients, StepApplier, register
 from imdsguard.aws import account_write
-from imdsguard.changes import IMAGE_KIND, Change, ChangeResult
 from imdsguard.errors import AwsError
-from imdsguard.model import MetadataOptions
-from imdsguard.planfile import change_json
+from imdsguard.model.remediation import IMAGE_KIND, Change, ChangeResult
+from imdsguard.model.scan import MetadataOptions
+from imdsguard.plan.planfile import change_json
+from imdsguard.remediate.appliers import ScopeClients, StepApplier, register
 
 if TYPE_CHECKING:  # the engine imports this registry; at run time it needs no engine
-    from imdsguard.engine import StepContext
+    from imdsguard.remediate.engine import StepContext
 
-# ModifyImageAttribute: 100 calls, +5/s (DOMAIN.md §3).
+# ModifyImageAttribute: 100 calls, +5/s (docs/aws-behaviour.md#rate-limits).
 CAPACITY, REFILL = 100.0, 5.0
 V2 = "v2.0"
 

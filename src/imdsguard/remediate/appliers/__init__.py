@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.aws.session import AccountAccess, SessionFactory
-from imdsguard.model import MetadataOptions
+from imdsguard.model.scan import MetadataOptions
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -48,7 +48,7 @@ class Observed:
 
 
 # (StepContext, Change, resumed) -> ChangeResult; typed loosely to avoid an import cycle
-# with imdsguard.engine, which imports this registry.
+# with imdsguard.remediate.engine, which imports this registry.
 Step = Callable[..., Any]
 
 
@@ -105,7 +105,7 @@ def steps_for(kind: str) -> StepApplier | None:
 
 
 # Importing the applier modules registers them.
-from imdsguard.appliers import account_defaults as account_defaults  # noqa: E402
-from imdsguard.appliers import images as images  # noqa: E402
-from imdsguard.appliers import instances as instances  # noqa: E402
-from imdsguard.appliers import launch_templates as launch_templates  # noqa: E402
+from imdsguard.remediate.appliers import account_defaults as account_defaults  # noqa: E402
+from imdsguard.remediate.appliers import images as images  # noqa: E402
+from imdsguard.remediate.appliers import instances as instances  # noqa: E402
+from imdsguard.remediate.appliers import launch_templates as launch_templates  # noqa: E402

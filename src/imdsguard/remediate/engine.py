@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, TypeVar
 
-from imdsguard.appliers import Observed, ScopeClients, StepApplier, applier_for, lookup
 from imdsguard.aws.errors import DENIED, THROTTLING
 from imdsguard.aws.session import SessionFactory
-from imdsguard.changes import Change, ChangeResult, Outcome, settings_json
-from imdsguard.collect import account_access
+from imdsguard.collect.resources import account_access
 from imdsguard.errors import AwsError
-from imdsguard.journal import Journal
-from imdsguard.model import JSONValue, MetadataOptions, Scope
+from imdsguard.model.remediation import Change, ChangeResult, Outcome, settings_json
+from imdsguard.model.scan import JSONValue, MetadataOptions, Scope
 from imdsguard.options import ApplyOptions
 from imdsguard.progress import ProgressSink
-from imdsguard.ratelimit import TokenBucket
-from imdsguard.verify import Verdict, Verifier, check
+from imdsguard.remediate.appliers import Observed, ScopeClients, StepApplier, applier_for, lookup
+from imdsguard.remediate.journal import Journal
+from imdsguard.remediate.pacing import TokenBucket
+from imdsguard.remediate.verify import Verdict, Verifier, check
 
 # If throttling outlives botocore's own retries (another tool spending the same bucket),
 # we empty our bucket and wait for fresh tokens; this many rounds before giving up.
@@ -107,7 +107,8 @@ class StepContext:
         return self.bucket
 
     def bucket_for(self, name: str, capacity: float, rate: float) -> TokenBucket:
-        """This scope's bucket for an API with its own EC2 bucket (DOMAIN.md §3)."""
+        """This scope's bucket for an API with its own EC2 bucket
+        (docs/aws-behaviour.md#rate-limits)."""
         with self._lock:
             return self.buckets.setdefault(name, TokenBucket(capacity, rate))
 

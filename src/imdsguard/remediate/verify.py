@@ -1,6 +1,7 @@
 """Batched verification: one describe per scope and poll for every change awaiting 'applied'.
 
-EC2 has no waiter for metadata options (DOMAIN.md §2): a describe shows State=pending,
+EC2 has no waiter for metadata options (docs/aws-behaviour.md#the-api): a describe shows
+State=pending,
 then applied. Polling each change on its own would spend the Describe bucket (100, +20/s)
 several times per change; one filtered describe per poll covers every waiting change.
 """
@@ -13,10 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Literal
 
-from imdsguard.appliers import Observed, ScopeClients, applier_for
-from imdsguard.changes import Change, same_settings
 from imdsguard.errors import AwsError
-from imdsguard.model import MetadataOptions
+from imdsguard.model.remediation import Change, same_settings
+from imdsguard.model.scan import MetadataOptions
+from imdsguard.remediate.appliers import Observed, ScopeClients, applier_for
 
 Verdict = Literal["ok", "gone", "timeout"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from imdsguard.model import JSONValue, MetadataOptions
+from imdsguard.model.scan import JSONValue, MetadataOptions
 
 LaunchSourceKind = Literal["launch-template", "launch-configuration"]
 

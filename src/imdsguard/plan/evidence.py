@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from imdsguard.aws import cloudwatch, ec2_modify
 from imdsguard.aws.session import SessionFactory
-from imdsguard.changes import Usage
-from imdsguard.collect import account_access
+from imdsguard.collect.resources import account_access
 from imdsguard.errors import AwsError
-from imdsguard.model import Instance, ScanResult, Scope
+from imdsguard.model.remediation import Usage
+from imdsguard.model.scan import Instance, ScanResult, Scope
 from imdsguard.options import PlanOptions, ScopeOptions
-from imdsguard.plan import Evidence, is_candidate
+from imdsguard.plan.build import Evidence, is_candidate
 
 
 def _scope_evidence(

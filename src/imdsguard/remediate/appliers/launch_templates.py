@@ -12,20 +12,21 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from imdsguard.appliers import ScopeClients, StepApplier, register
 from imdsguard.aws import template_write
 from imdsguard.aws.ec2 import parse_metadata_options
-from imdsguard.changes import TEMPLATE_KIND, Change, ChangeResult, same_settings
+from imdsguard.collect.launch import TemplateSummary
 from imdsguard.errors import AwsError
-from imdsguard.launch import TemplateSummary
-from imdsguard.model import MetadataOptions
-from imdsguard.planfile import change_json
+from imdsguard.model.remediation import TEMPLATE_KIND, Change, ChangeResult, same_settings
+from imdsguard.model.scan import MetadataOptions
+from imdsguard.plan.planfile import change_json
+from imdsguard.remediate.appliers import ScopeClients, StepApplier, register
 
 if TYPE_CHECKING:  # the engine imports this registry; at run time it needs no engine
-    from imdsguard.engine import StepContext
-    from imdsguard.ratelimit import TokenBucket
+    from imdsguard.remediate.engine import StepContext
+    from imdsguard.remediate.pacing import TokenBucket
 
-# CreateLaunchTemplateVersion and ModifyLaunchTemplate: 100 calls, +5/s (DOMAIN.md §3).
+# CreateLaunchTemplateVersion and ModifyLaunchTemplate: 100 calls, +5/s
+# (docs/aws-behaviour.md#rate-limits).
 CAPACITY, REFILL = 100.0, 5.0
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from imdsguard.appliers import Applier, Observed, ScopeClients, register
 from imdsguard.aws import ec2, ec2_modify
-from imdsguard.changes import INSTANCE_KIND
-from imdsguard.model import Instance, MetadataOptions
+from imdsguard.model.remediation import INSTANCE_KIND
+from imdsguard.model.scan import Instance, MetadataOptions
+from imdsguard.remediate.appliers import Applier, Observed, ScopeClients, register
 
 # moto (and AWS for about an hour) keep terminated instances visible, and moto accepts a
-# modify on them (DOMAIN.md §6): a terminated instance is gone, never a change target.
+# modify on them (docs/aws-behaviour.md#the-emulator): a terminated instance is gone, never a
+# change target.
 GONE_STATES = frozenset({"terminated", "shutting-down"})
 
 

@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from imdsguard import launch
 from imdsguard.aws import ec2, organizations
 from imdsguard.aws import launch as launch_aws
 from imdsguard.aws.session import AccountAccess, SessionFactory
+from imdsguard.collect import launch
 from imdsguard.errors import AwsError
-from imdsguard.kinds import LaunchConfiguration
-from imdsguard.model import Resource, Scope
+from imdsguard.model.launch import LaunchConfiguration
+from imdsguard.model.scan import Resource, Scope
 from imdsguard.options import RESOURCE_KINDS, ScopeOptions
 
 # A collector streams the resources of one kind (or of a few read together) out of one scope.

@@ -11,20 +11,21 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from imdsguard.appliers import ScopeClients, StepApplier, register
 from imdsguard.aws import account_write
 from imdsguard.aws.ec2 import get_account_defaults
-from imdsguard.changes import DEFAULTS_KIND, Change, ChangeResult
 from imdsguard.errors import AwsError
-from imdsguard.kinds import AccountImdsDefaults
-from imdsguard.model import JSONValue, MetadataOptions
-from imdsguard.plan_launch import defaults_api_values
-from imdsguard.planfile import change_json
+from imdsguard.model.launch import AccountImdsDefaults
+from imdsguard.model.remediation import DEFAULTS_KIND, Change, ChangeResult
+from imdsguard.model.scan import JSONValue, MetadataOptions
+from imdsguard.plan.launch import defaults_api_values
+from imdsguard.plan.planfile import change_json
+from imdsguard.remediate.appliers import ScopeClients, StepApplier, register
 
 if TYPE_CHECKING:  # the engine imports this registry; at run time it needs no engine
-    from imdsguard.engine import StepContext
+    from imdsguard.remediate.engine import StepContext
 
-# ModifyInstanceMetadataDefaults has its own bucket: 2 calls, refilled 2/s (DOMAIN.md §3).
+# ModifyInstanceMetadataDefaults has its own bucket: 2 calls, refilled 2/s
+# (docs/aws-behaviour.md#rate-limits).
 CAPACITY, REFILL = 2.0, 2.0
 
 

@@ -12,14 +12,14 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
-from imdsguard.kinds import (
+from imdsguard.model.launch import (
     AutoScalingGroup,
     LaunchConfiguration,
     LaunchSource,
     LaunchTemplate,
     TemplateVersion,
 )
-from imdsguard.model import MetadataOptions, Resource
+from imdsguard.model.scan import MetadataOptions, Resource
 
 LAUNCH_TEMPLATES = "launch-templates"
 LAUNCH_CONFIGURATIONS = "launch-configurations"

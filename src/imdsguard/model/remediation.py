@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from imdsguard.model import (
+from imdsguard.model.scan import (
     EXIT_FINDINGS,
     EXIT_INCOMPLETE,
     EXIT_OK,
@@ -16,7 +16,7 @@ from imdsguard.model import (
     Scope,
 )
 
-# The resource kinds a change can have; each kind has one applier (imdsguard.appliers).
+# The resource kinds a change can have; each kind has one applier (imdsguard.remediate.appliers).
 INSTANCE_KIND = "instance"
 TEMPLATE_KIND = "launch-template"
 DEFAULTS_KIND = "account-defaults"
@@ -49,7 +49,8 @@ SETTINGS = (
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """MetadataNoToken over the lookback window for one instance (DOMAIN.md §4)."""
+    """MetadataNoToken over the lookback window for one instance
+    (docs/aws-behaviour.md#usage-metrics)."""
 
     status: UsageStatus
     calls: float = 0.0

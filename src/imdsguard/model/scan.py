@@ -34,7 +34,8 @@ class Scope:
 class MetadataOptions:
     """An instance's (or template's) IMDS settings, with AWS's documented defaults.
 
-    The defaults apply when the API leaves a field out (moto does, see DOMAIN.md §6):
+    The defaults apply when the API leaves a field out (moto does, see
+    docs/aws-behaviour.md#the-emulator):
     a missing field never crashes evaluation, and a missing HttpTokens reads as the
     insecure ``optional``, which is what AWS launches without other instructions.
     """

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from imdsguard.changes import INSTANCE_KIND, Change, Hold, HoldReason, Plan, Usage
-from imdsguard.model import Finding, Instance, JSONValue, MetadataOptions, ScanResult, Scope
+from imdsguard.model.remediation import INSTANCE_KIND, Change, Hold, HoldReason, Plan, Usage
+from imdsguard.model.scan import Finding, Instance, JSONValue, MetadataOptions, ScanResult, Scope
 from imdsguard.options import PlanOptions
-from imdsguard.plan_launch import plan_launch
+from imdsguard.plan.launch import plan_launch
 
 # Tags that container orchestrators put on their nodes (EKS, self-managed k8s, Karpenter,
-# ECS). AWS recommends hop limit 2 there with IMDSv2 required (DOMAIN.md §4).
+# ECS). AWS recommends hop limit 2 there with IMDSv2 required (docs/aws-behaviour.md#usage-metrics).
 CONTAINER_TAG_PATTERNS = (
     "eks:cluster-name",
     "eks:nodegroup-name",

@@ -1,0 +1,1 @@
+"""Collect: scopes (account, Region) -> streams of resources, or scope errors."""

@@ -1,0 +1,1 @@
+"""Plan (pure): findings + evidence + exemptions -> changes and holds; the plan file."""

@@ -1,0 +1,1 @@
+"""Remediate: apply -> verify -> rollback, journaled and paced, one applier per kind."""

@@ -24,7 +24,7 @@ from pathlib import Path
 # The test suite's fault proxy is the rate limiter: one implementation of EC2's bucket.
 from tests.faultproxy import FaultProxy, rate_limit
 
-from imdsguard.aws import ec2_modify
+from imdsguard.aws.instances import modify_metadata_options
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.demo.server import emulator
 from imdsguard.errors import AwsError
@@ -104,7 +104,7 @@ def run_baseline(url: str, plan: Plan, capacity: float, refill: float) -> dict[s
         start = time.perf_counter()
         for change in plan.changes:
             try:
-                ec2_modify.modify_metadata_options(
+                modify_metadata_options(
                     clients[change.scope.region], change.resource_id, change.after
                 )
             except AwsError:

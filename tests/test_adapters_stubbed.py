@@ -14,12 +14,11 @@ import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 
-from imdsguard.aws.ec2 import get_account_defaults, parse_account_defaults
-from imdsguard.aws.launch import (
+from imdsguard.aws.account_defaults import get_account_defaults, parse_account_defaults
+from imdsguard.aws.autoscaling import parse_group, parse_launch_configuration
+from imdsguard.aws.launch_templates import (
     get_launch_templates,
     get_template_versions,
-    parse_group,
-    parse_launch_configuration,
     parse_template_version,
 )
 from imdsguard.errors import AwsError

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from imdsguard.aws.ec2 import parse_instance, parse_metadata_options
+from imdsguard.aws.instances import parse_instance, parse_metadata_options
 from imdsguard.model.scan import Instance, MetadataOptions, Scope
 from imdsguard.options import EvaluationOptions
 from imdsguard.rules import evaluate

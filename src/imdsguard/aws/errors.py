@@ -1,9 +1,10 @@
-"""Translate botocore exceptions into imdsguard's own errors at the adapter boundary."""
+"""Translate botocore failures (and DryRun answers) into imdsguard's own errors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -78,3 +79,22 @@ def aws_errors(operation: str = "") -> Iterator[None]:
         yield
     except BOTO_FAILURES as exc:
         raise translate(exc, operation) from exc
+
+
+def check_permission(call: Callable[..., Any], operation: str, **params: Any) -> None:
+    """Call with DryRun=True: return if allowed (DryRunOperation), raise AwsError if not."""
+    try:
+        call(DryRun=True, **params)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "DryRunOperation":
+            return
+        with aws_errors(operation):
+            raise
+    # Real EC2 never answers a DryRun with success; an emulator that does may have acted
+    # (moto does, docs/aws-behaviour.md#the-emulator). Say so rather than report a
+    # permission that was not really tested.
+    raise AwsError(
+        "DryRunIgnored",
+        "the endpoint executed a DryRun request instead of answering DryRunOperation",
+        operation,
+    )

@@ -6,8 +6,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from imdsguard.aws import ec2, organizations
-from imdsguard.aws import launch as launch_aws
+from imdsguard.aws import (
+    account_defaults,
+    autoscaling,
+    images,
+    instances,
+    launch_templates,
+    organizations,
+    regions,
+)
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.collect import launch
 from imdsguard.errors import AwsError
@@ -22,19 +29,19 @@ Collector = Callable[[SessionFactory, AccountAccess, str], Iterator[Resource]]
 def collect_instances(
     factory: SessionFactory, access: AccountAccess, region: str
 ) -> Iterator[Resource]:
-    yield from ec2.get_instances(factory.ec2(access, region))
+    yield from instances.get_instances(factory.ec2(access, region))
 
 
 def collect_images(
     factory: SessionFactory, access: AccountAccess, region: str
 ) -> Iterator[Resource]:
-    yield from ec2.get_owned_images(factory.ec2(access, region))
+    yield from images.get_owned_images(factory.ec2(access, region))
 
 
 def collect_account_defaults(
     factory: SessionFactory, access: AccountAccess, region: str
 ) -> Iterator[Resource]:
-    yield ec2.get_account_defaults(factory.ec2(access, region), region)
+    yield account_defaults.get_account_defaults(factory.ec2(access, region), region)
 
 
 def collect_launch_sources(
@@ -45,24 +52,24 @@ def collect_launch_sources(
     Everything is read before anything is yielded: a template's verdict depends on the
     groups, so a half-read scope must fail as a whole (AwsError), never judge on part.
     """
-    autoscaling = factory.autoscaling(access, region)
-    groups = tuple(launch_aws.get_auto_scaling_groups(autoscaling))
+    asg = factory.autoscaling(access, region)
+    groups = tuple(autoscaling.get_auto_scaling_groups(asg))
     templates: tuple[launch.TemplateSummary, ...] = ()
     versions: tuple[launch.VersionRecord, ...] = ()
     configurations: tuple[LaunchConfiguration, ...] = ()
     if kinds & {launch.LAUNCH_TEMPLATES, launch.AUTO_SCALING_GROUPS}:
         client = factory.ec2(access, region)
-        templates = tuple(launch_aws.get_launch_templates(client))
+        templates = tuple(launch_templates.get_launch_templates(client))
         wanted = launch.versions_to_read(
             templates, groups, every_template=launch.LAUNCH_TEMPLATES in kinds
         )
         versions = tuple(
             record
             for template_id, numbers in wanted.items()
-            for record in launch_aws.get_template_versions(client, template_id, numbers)
+            for record in launch_templates.get_template_versions(client, template_id, numbers)
         )
     if kinds & {launch.LAUNCH_CONFIGURATIONS, launch.AUTO_SCALING_GROUPS}:
-        configurations = tuple(launch_aws.get_launch_configurations(autoscaling))
+        configurations = tuple(autoscaling.get_launch_configurations(asg))
     inventory = launch.LaunchInventory(templates, versions, groups, configurations)
     yield from launch.build_resources(inventory, kinds)
 
@@ -143,20 +150,20 @@ def _with_regions(
 ) -> AccountTarget:
     home = options.regions[0] if options.regions else factory.default_region()
     try:
-        opt_in = ec2.get_region_opt_in(factory.ec2(access, home))
+        opt_in = regions.get_region_opt_in(factory.ec2(access, home))
     except AwsError as exc:
         if options.regions:
             # Regions were named: try them anyway; each scope reports its own failure.
             return AccountTarget(access.account_id, access, regions=options.regions)
         return AccountTarget(access.account_id, access, error=f"cannot list Regions: {exc}")
     if not options.regions:
-        regions = ec2.enabled_regions(opt_in, factory.partition_of, partition)
-        return AccountTarget(access.account_id, access, regions=tuple(regions))
+        enabled = regions.enabled_regions(opt_in, factory.partition_of, partition)
+        return AccountTarget(access.account_id, access, regions=tuple(enabled))
     usable: list[str] = []
     errors: list[tuple[str, str]] = []
     for region in options.regions:
         status = opt_in.get(region, "not-in-partition")
-        if status in ec2.ENABLED_OPT_IN:
+        if status in regions.ENABLED_OPT_IN:
             usable.append(region)
         else:
             errors.append((region, f"Region not enabled for this account (OptInStatus={status})"))

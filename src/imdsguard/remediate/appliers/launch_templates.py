@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from imdsguard.aws import template_write
-from imdsguard.aws.ec2 import parse_metadata_options
+from imdsguard.aws import launch_templates as template_write
+from imdsguard.aws.instances import parse_metadata_options
 from imdsguard.collect.launch import TemplateSummary
 from imdsguard.errors import AwsError
 from imdsguard.model.remediation import TEMPLATE_KIND, Change, ChangeResult, same_settings

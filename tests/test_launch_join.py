@@ -7,15 +7,19 @@ from imdsguard.collect.launch import (
     LAUNCH_CONFIGURATIONS,
     LAUNCH_KINDS,
     LAUNCH_TEMPLATES,
-    GroupRecord,
     LaunchInventory,
-    TemplateRef,
-    TemplateSummary,
-    VersionRecord,
     build_resources,
     versions_to_read,
 )
-from imdsguard.model.launch import AutoScalingGroup, LaunchConfiguration, LaunchTemplate
+from imdsguard.model.launch import (
+    AutoScalingGroup,
+    GroupRecord,
+    LaunchConfiguration,
+    LaunchTemplate,
+    TemplateRef,
+    TemplateSummary,
+    VersionRecord,
+)
 from imdsguard.model.scan import MetadataOptions
 
 WEB = TemplateSummary("lt-web", "web", default_version=1, latest_version=3)

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from imdsguard.aws.errors import aws_errors
 from imdsguard.aws.instances import parse_metadata_options
-from imdsguard.collect.launch import GroupRecord, TemplateRef
-from imdsguard.model.launch import LaunchConfiguration
+from imdsguard.model.launch import GroupRecord, LaunchConfiguration, TemplateRef
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient

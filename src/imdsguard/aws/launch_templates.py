@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 
 from imdsguard.aws.errors import aws_errors
 from imdsguard.aws.instances import parse_metadata_options
-from imdsguard.collect.launch import TemplateSummary, VersionRecord
 from imdsguard.errors import AwsError
+from imdsguard.model.launch import TemplateSummary, VersionRecord
 from imdsguard.model.scan import MetadataOptions
 
 if TYPE_CHECKING:

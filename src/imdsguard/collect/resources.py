@@ -18,7 +18,7 @@ from imdsguard.aws import (
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.collect import launch
 from imdsguard.errors import AwsError
-from imdsguard.model.launch import LaunchConfiguration
+from imdsguard.model.launch import LaunchConfiguration, TemplateSummary, VersionRecord
 from imdsguard.model.scan import Resource, Scope
 from imdsguard.options import RESOURCE_KINDS, ScopeOptions
 
@@ -54,8 +54,8 @@ def collect_launch_sources(
     """
     asg = factory.autoscaling(access, region)
     groups = tuple(autoscaling.get_auto_scaling_groups(asg))
-    templates: tuple[launch.TemplateSummary, ...] = ()
-    versions: tuple[launch.VersionRecord, ...] = ()
+    templates: tuple[TemplateSummary, ...] = ()
+    versions: tuple[VersionRecord, ...] = ()
     configurations: tuple[LaunchConfiguration, ...] = ()
     if kinds & {launch.LAUNCH_TEMPLATES, launch.AUTO_SCALING_GROUPS}:
         client = factory.ec2(access, region)

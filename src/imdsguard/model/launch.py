@@ -1,4 +1,5 @@
-"""Frozen resource kinds that decide how NEW instances launch (templates, ASGs, AMIs, defaults)."""
+"""Frozen resource kinds that decide how NEW instances launch (templates, ASGs, AMIs, defaults),
+and the Describe records the launch kinds are joined from."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from typing import ClassVar, Literal
 from imdsguard.model.scan import JSONValue, MetadataOptions
 
 LaunchSourceKind = Literal["launch-template", "launch-configuration"]
+
+# How a group names a template version besides a number (an omitted Version means $Default).
+DEFAULT = "$Default"
+LATEST = "$Latest"
 
 DECLARATIVE_POLICY = "declarative-policy"
 LC_REMEDIATION = (
@@ -225,3 +230,45 @@ class AccountImdsDefaults:
             else "managed by an AWS Organizations declarative policy: this account cannot "
             "change these defaults; change the policy instead",
         }
+
+
+# Describe replies as read, before collect.launch joins them into the resources above.
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSummary:
+    """One DescribeLaunchTemplates entry."""
+
+    template_id: str
+    name: str | None
+    default_version: int
+    latest_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """One DescribeLaunchTemplateVersions entry, reduced to its IMDS settings."""
+
+    template_id: str
+    number: int
+    metadata: MetadataOptions
+    metadata_specified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    """A group's reference to a template, as configured (by id or by name)."""
+
+    via: str
+    version: str = DEFAULT  # AWS: an omitted Version means $Default
+    template_id: str | None = None
+    template_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    """One DescribeAutoScalingGroups entry, reduced to what it launches from."""
+
+    name: str
+    launch_configuration: str | None
+    templates: tuple[TemplateRef, ...]

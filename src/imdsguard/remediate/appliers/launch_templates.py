@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from imdsguard.aws import launch_templates as template_write
 from imdsguard.aws.instances import parse_metadata_options
-from imdsguard.collect.launch import TemplateSummary
 from imdsguard.errors import AwsError
+from imdsguard.model.launch import TemplateSummary
 from imdsguard.model.remediation import TEMPLATE_KIND, Change, ChangeResult, same_settings
 from imdsguard.model.scan import MetadataOptions
 from imdsguard.plan.planfile import change_json

@@ -15,7 +15,6 @@ from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.cli import main
 from imdsguard.demo.fleet import Group, seed_scope
 from imdsguard.demo.server import emulator, isolate_environment
-from imdsguard.options import AwsOptions
 from tests.faultproxy import FaultProxy
 
 # Fake credentials before anything can build a client: nothing may reach real AWS.
@@ -48,7 +47,7 @@ def moto_url(moto_server: str) -> str:
 
 @pytest.fixture
 def factory(moto_url: str) -> SessionFactory:
-    return SessionFactory(AwsOptions(endpoint_url=moto_url, max_attempts=3))
+    return SessionFactory(endpoint_url=moto_url, max_attempts=3)
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ def proxy(moto_url: str) -> Iterator[FaultProxy]:
 
 @pytest.fixture
 def proxied_factory(proxy: FaultProxy) -> SessionFactory:
-    return SessionFactory(AwsOptions(endpoint_url=proxy.url, max_attempts=3))
+    return SessionFactory(endpoint_url=proxy.url, max_attempts=3)
 
 
 def own(factory: SessionFactory) -> AccountAccess:

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import partial
 
-from imdsguard.aws import (
-    account_defaults,
-    autoscaling,
-    images,
-    instances,
-    launch_templates,
-    organizations,
-    regions,
-)
+from imdsguard.aws import account_defaults, autoscaling, images, instances, launch_templates
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.collect import launch
-from imdsguard.errors import AwsError
 from imdsguard.model.launch import LaunchConfiguration, TemplateSummary, VersionRecord
-from imdsguard.model.scan import Resource, Scope
-from imdsguard.options import RESOURCE_KINDS, ScopeOptions
+from imdsguard.model.scan import Resource
+from imdsguard.options import RESOURCE_KINDS
 
 # A collector streams the resources of one kind (or of a few read together) out of one scope.
 Collector = Callable[[SessionFactory, AccountAccess, str], Iterator[Resource]]
@@ -101,81 +91,3 @@ def collection_plan(kinds: Sequence[str]) -> list[tuple[str, Collector]]:
             label = ",".join(k for k in selected if k in shared)
             plan.append((label, partial(collect_launch_sources, kinds=shared)))
     return plan
-
-
-@dataclass(frozen=True, slots=True)
-class AccountTarget:
-    """An account ready to scan (access + Regions), or the reason it cannot be entered."""
-
-    account_id: str
-    access: AccountAccess
-    regions: tuple[str, ...] = ()
-    region_errors: tuple[tuple[str, str], ...] = ()
-    error: str | None = None
-
-    def scopes(self) -> list[Scope]:
-        return [Scope(self.account_id, region) for region in self.regions]
-
-
-def resolve_accounts(factory: SessionFactory, options: ScopeOptions) -> list[str]:
-    """The account ids to scan: the caller's, an explicit list, or the organization's."""
-    if options.organization:
-        return organizations.get_active_accounts(factory.organizations())
-    if options.accounts:
-        return sorted(set(options.accounts))
-    return [factory.identity().account_id]
-
-
-def enter_account(factory: SessionFactory, account_id: str, options: ScopeOptions) -> AccountTarget:
-    """AssumeRole into ``account_id`` (unless it is the caller's) and list its Regions."""
-    own = factory.identity()
-    try:
-        if account_id == own.account_id:
-            access = AccountAccess(account_id)
-        elif options.role_name is None:
-            return AccountTarget(
-                account_id, AccountAccess(account_id), error="no --role-name to enter this account"
-            )
-        else:
-            access = factory.assume(account_id, options.role_name, options.external_id)
-    except AwsError as exc:
-        return AccountTarget(
-            account_id, AccountAccess(account_id), error=f"AssumeRole failed: {exc}"
-        )
-    return _with_regions(factory, access, options, own.partition)
-
-
-def _with_regions(
-    factory: SessionFactory, access: AccountAccess, options: ScopeOptions, partition: str
-) -> AccountTarget:
-    home = options.regions[0] if options.regions else factory.default_region()
-    try:
-        opt_in = regions.get_region_opt_in(factory.ec2(access, home))
-    except AwsError as exc:
-        if options.regions:
-            # Regions were named: try them anyway; each scope reports its own failure.
-            return AccountTarget(access.account_id, access, regions=options.regions)
-        return AccountTarget(access.account_id, access, error=f"cannot list Regions: {exc}")
-    if not options.regions:
-        enabled = regions.enabled_regions(opt_in, factory.partition_of, partition)
-        return AccountTarget(access.account_id, access, regions=tuple(enabled))
-    usable: list[str] = []
-    errors: list[tuple[str, str]] = []
-    for region in options.regions:
-        status = opt_in.get(region, "not-in-partition")
-        if status in regions.ENABLED_OPT_IN:
-            usable.append(region)
-        else:
-            errors.append((region, f"Region not enabled for this account (OptInStatus={status})"))
-    return AccountTarget(access.account_id, access, tuple(usable), tuple(errors))
-
-
-def account_access(
-    factory: SessionFactory, account_id: str, role_name: str | None, external_id: str | None
-) -> AccountAccess:
-    """Credentials for one account: the caller's own, or AssumeRole; raises AwsError."""
-    if account_id == factory.identity().account_id:
-        return AccountAccess(account_id)
-    if role_name is None:
-        raise AwsError("NoRole", "no --role-name to enter this account", "AssumeRole")
-    return factory.assume(account_id, role_name, external_id)

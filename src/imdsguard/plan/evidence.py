@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from imdsguard.aws import cloudwatch, images
 from imdsguard.aws.session import SessionFactory
-from imdsguard.collect.resources import account_access
+from imdsguard.collect.accounts import account_access
 from imdsguard.errors import AwsError
 from imdsguard.model.remediation import Usage
 from imdsguard.model.scan import Instance, ScanResult, Scope

@@ -7,15 +7,20 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.cli import main
 from imdsguard.demo.fleet import Group, seed_scope
 from imdsguard.demo.server import emulator, isolate_environment
 from tests.faultproxy import FaultProxy
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 # Fake credentials before anything can build a client: nothing may reach real AWS.
 isolate_environment()
@@ -43,6 +48,15 @@ def moto_url(moto_server: str) -> str:
     request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=30).read()
     return moto_server
+
+
+@pytest.fixture
+def ec2() -> Iterator[tuple[EC2Client, Stubber]]:
+    """An EC2 client answered by botocore's Stubber (real model shapes, no server)."""
+    client: EC2Client = boto3.client("ec2", region_name="eu-west-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
 
 
 @pytest.fixture

@@ -20,13 +20,13 @@ from imdsguard.model.launch import (
     TemplateSummary,
     VersionRecord,
 )
-from imdsguard.model.scan import MetadataOptions
+from imdsguard.model.scan import HttpTokens, MetadataOptions
 
 WEB = TemplateSummary("lt-web", "web", default_version=1, latest_version=3)
 API = TemplateSummary("lt-api", "api", default_version=2, latest_version=2)
 
 
-def record(template_id: str, number: int, tokens: str) -> VersionRecord:
+def record(template_id: str, number: int, tokens: HttpTokens) -> VersionRecord:
     return VersionRecord(template_id, number, MetadataOptions(http_tokens=tokens), True)
 
 

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from imdsguard.aws.instances import parse_instance, parse_metadata_options
-from imdsguard.model.scan import Instance, MetadataOptions, Scope
+from imdsguard.model.scan import HttpTokens, Instance, MetadataOptions, MetadataState, Scope, Switch
 from imdsguard.options import EvaluationOptions
 from imdsguard.rules import evaluate
 
@@ -43,7 +43,9 @@ CASES = list(
 
 
 @pytest.mark.parametrize(("tokens", "endpoint", "md_state", "state", "policy"), CASES)
-def test_verdict_table(tokens: str, endpoint: str, md_state: str, state: str, policy: str) -> None:
+def test_verdict_table(
+    tokens: HttpTokens, endpoint: Switch, md_state: MetadataState, state: str, policy: str
+) -> None:
     inst = Instance(
         "i-1",
         state,
@@ -58,7 +60,7 @@ def test_verdict_table(tokens: str, endpoint: str, md_state: str, state: str, po
 
 @pytest.mark.parametrize("state", GONE_STATES)
 @pytest.mark.parametrize("tokens", ["optional", "required"])
-def test_gone_instances_are_out_of_scope(state: str, tokens: str) -> None:
+def test_gone_instances_are_out_of_scope(state: str, tokens: HttpTokens) -> None:
     inst = Instance("i-1", state, MetadataOptions(http_tokens=tokens))
     assert evaluate(SCOPE, inst, EvaluationOptions()) is None
 

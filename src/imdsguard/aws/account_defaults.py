@@ -6,10 +6,11 @@ get_* call AWS; parse_* are pure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from imdsguard.aws.errors import aws_errors, check_permission
+from imdsguard.aws.errors import aws_errors, check_permission, known
 from imdsguard.model.launch import AccountImdsDefaults
+from imdsguard.model.scan import HTTP_TOKENS, SWITCH
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -17,9 +18,15 @@ if TYPE_CHECKING:
 DefaultsFields = Mapping[str, Any]  # ModifyInstanceMetadataDefaults parameters
 
 
-def _preference(value: Any) -> str | None:
+_Member = TypeVar("_Member", bound=str)
+
+
+def _preference(level: Mapping[str, Any], key: str, allowed: tuple[_Member, ...]) -> _Member | None:
     """``no-preference`` (or absent) means the defaults leave the choice to the next rule."""
-    return None if value in (None, "", "no-preference") else str(value)
+    value = level.get(key)
+    if value in (None, "", "no-preference"):
+        return None
+    return known(value, allowed, f"AccountLevel.{key}")
 
 
 def parse_account_defaults(raw: Mapping[str, Any], region: str) -> AccountImdsDefaults:
@@ -32,11 +39,11 @@ def parse_account_defaults(raw: Mapping[str, Any], region: str) -> AccountImdsDe
     hop = level.get("HttpPutResponseHopLimit")
     return AccountImdsDefaults(
         region=region,
-        http_tokens=_preference(level.get("HttpTokens")),
-        http_endpoint=_preference(level.get("HttpEndpoint")),
+        http_tokens=_preference(level, "HttpTokens", HTTP_TOKENS),
+        http_endpoint=_preference(level, "HttpEndpoint", SWITCH),
         hop_limit=int(hop) if hop not in (None, -1) else None,
-        instance_metadata_tags=_preference(level.get("InstanceMetadataTags")),
-        http_tokens_enforced=_preference(level.get("HttpTokensEnforced")),
+        instance_metadata_tags=_preference(level, "InstanceMetadataTags", SWITCH),
+        http_tokens_enforced=_preference(level, "HttpTokensEnforced", SWITCH),
         managed_by=level.get("ManagedBy") or raw.get("ManagedBy"),
         managed_exception_message=level.get("ManagedExceptionMessage")
         or raw.get("ManagedExceptionMessage"),

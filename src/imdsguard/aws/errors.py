@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -17,6 +17,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from imdsguard.errors import AwsError, UsageError
+from imdsguard.model.scan import one_of
 
 # Everything botocore raises for a failed call. ResponseParserError (an HTML error page
 # from a proxy or an emulator's HTTP 500) is not a BotoCoreError, but it is still a
@@ -34,6 +35,8 @@ THROTTLING = frozenset(
         "SlowDown",
     }
 )
+_Member = TypeVar("_Member", bound=str)
+
 DENIED = frozenset(
     {
         "AccessDenied",
@@ -98,3 +101,15 @@ def check_permission(call: Callable[..., Any], operation: str, **params: Any) ->
         "the endpoint executed a DryRun request instead of answering DryRunOperation",
         operation,
     )
+
+
+def known(value: object, allowed: tuple[_Member, ...], field: str) -> _Member:
+    """``value`` narrowed to a closed set, or AwsError naming ``field``.
+
+    An answer this version does not know is a failed read, never a guess: judging an
+    unknown HttpTokens as if it were known could pass an instance that answers IMDSv1.
+    """
+    try:
+        return one_of(value, allowed, field)
+    except ValueError as exc:
+        raise AwsError("UnexpectedValue", str(exc)) from exc

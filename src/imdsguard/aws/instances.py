@@ -7,11 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from imdsguard.aws.errors import aws_errors, check_permission
+from imdsguard.aws.errors import aws_errors, check_permission, known
 from imdsguard.errors import AwsError
-from imdsguard.model.scan import Instance, MetadataOptions
+from imdsguard.model.scan import (
+    HTTP_TOKENS,
+    METADATA_STATES,
+    SWITCH,
+    Instance,
+    MetadataOptions,
+    one_of,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -23,18 +30,29 @@ PAGE_SIZE = 1000
 # Filter values per Describe call: well under the documented request size limits.
 INSTANCE_BATCH = 200
 
+_Member = TypeVar("_Member", bound=str)
+
 
 def parse_metadata_options(raw: Mapping[str, Any] | None) -> MetadataOptions:
-    """Pure: MetadataOptions dict -> dataclass, filling documented defaults."""
+    """Pure: MetadataOptions dict -> dataclass, filling documented defaults.
+
+    Raises AwsError naming the field when AWS answers a value outside its documented set.
+    """
     raw = raw or {}
     default = MetadataOptions()
+
+    def setting(key: str, allowed: tuple[_Member, ...], fallback: str) -> _Member:
+        return known(raw.get(key, fallback), allowed, f"MetadataOptions.{key}")
+
     return MetadataOptions(
-        http_tokens=str(raw.get("HttpTokens", default.http_tokens)),
-        http_endpoint=str(raw.get("HttpEndpoint", default.http_endpoint)),
+        http_tokens=setting("HttpTokens", HTTP_TOKENS, default.http_tokens),
+        http_endpoint=setting("HttpEndpoint", SWITCH, default.http_endpoint),
         hop_limit=int(raw.get("HttpPutResponseHopLimit", default.hop_limit)),
-        state=str(raw.get("State", default.state)),
-        http_protocol_ipv6=str(raw.get("HttpProtocolIpv6", default.http_protocol_ipv6)),
-        instance_metadata_tags=str(raw.get("InstanceMetadataTags", default.instance_metadata_tags)),
+        state=setting("State", METADATA_STATES, default.state),
+        http_protocol_ipv6=setting("HttpProtocolIpv6", SWITCH, default.http_protocol_ipv6),
+        instance_metadata_tags=setting(
+            "InstanceMetadataTags", SWITCH, default.instance_metadata_tags
+        ),
     )
 
 
@@ -113,14 +131,20 @@ def _request(
     # (docs/aws-behaviour.md#the-emulator),
     # so only a full set gives the same result everywhere. AWS asks for HttpEndpoint with
     # tokens or hop limit anyway.
-    return {
-        "InstanceId": instance_id,
-        "HttpTokens": options.http_tokens,  # type: ignore[typeddict-item]
-        "HttpEndpoint": options.http_endpoint,  # type: ignore[typeddict-item]
-        "HttpPutResponseHopLimit": options.hop_limit,
-        "HttpProtocolIpv6": options.http_protocol_ipv6,  # type: ignore[typeddict-item]
-        "InstanceMetadataTags": options.instance_metadata_tags,  # type: ignore[typeddict-item]
-    }
+    try:
+        # ``no-preference`` belongs to account defaults only; EC2 would refuse it here.
+        return {
+            "InstanceId": instance_id,
+            "HttpTokens": one_of(options.http_tokens, HTTP_TOKENS, "HttpTokens"),
+            "HttpEndpoint": one_of(options.http_endpoint, SWITCH, "HttpEndpoint"),
+            "HttpPutResponseHopLimit": options.hop_limit,
+            "HttpProtocolIpv6": one_of(options.http_protocol_ipv6, SWITCH, "HttpProtocolIpv6"),
+            "InstanceMetadataTags": one_of(
+                options.instance_metadata_tags, SWITCH, "InstanceMetadataTags"
+            ),
+        }
+    except ValueError as exc:
+        raise AwsError("InvalidParameterValue", str(exc), "ModifyInstanceMetadataOptions") from exc
 
 
 def modify_metadata_options(client: EC2Client, instance_id: str, options: MetadataOptions) -> None:

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from imdsguard.model.scan import JSONValue, MetadataOptions
+from imdsguard.model.scan import (
+    HttpTokens,
+    JSONValue,
+    MetadataOptions,
+    Switch,
+    SwitchSetting,
+    TokensSetting,
+)
 
 LaunchSourceKind = Literal["launch-template", "launch-configuration"]
 
@@ -125,8 +132,8 @@ class LaunchSource:
     via: str  # LaunchTemplate | LaunchConfigurationName | MixedInstancesPolicy[.Overrides]
     requested_version: str | None = None  # "$Default", "$Latest" or a number, as configured
     resolved_version: int | None = None
-    http_tokens: str | None = None
-    http_endpoint: str | None = None
+    http_tokens: TokensSetting | None = None
+    http_endpoint: SwitchSetting | None = None
 
     def as_json(self) -> dict[str, JSONValue]:
         return {
@@ -195,10 +202,10 @@ class AccountImdsDefaults:
     RESOURCE_TYPE: ClassVar[str] = "AwsEc2AccountImdsDefaults"
 
     region: str
-    http_tokens: str | None = None
-    http_endpoint: str | None = None
+    http_tokens: HttpTokens | None = None
+    http_endpoint: Switch | None = None
     hop_limit: int | None = None
-    instance_metadata_tags: str | None = None
+    instance_metadata_tags: Switch | None = None
     http_tokens_enforced: str | None = None
     managed_by: str | None = None
     managed_exception_message: str | None = None

@@ -11,9 +11,12 @@ from imdsguard.model.scan import (
     EXIT_FINDINGS,
     EXIT_INCOMPLETE,
     EXIT_OK,
+    SWITCH_OR_UNSET,
+    TOKENS_OR_UNSET,
     JSONValue,
     MetadataOptions,
     Scope,
+    one_of,
 )
 
 # The resource kinds a change can have; each kind has one applier (imdsguard.remediate.appliers).
@@ -75,12 +78,22 @@ def settings_json(options: MetadataOptions) -> dict[str, JSONValue]:
 def settings_from_json(doc: Mapping[str, JSONValue]) -> MetadataOptions:
     default = MetadataOptions()
     return MetadataOptions(
-        http_tokens=str(doc.get("http_tokens", default.http_tokens)),
-        http_endpoint=str(doc.get("http_endpoint", default.http_endpoint)),
+        http_tokens=one_of(
+            doc.get("http_tokens", default.http_tokens), TOKENS_OR_UNSET, "http_tokens"
+        ),
+        http_endpoint=one_of(
+            doc.get("http_endpoint", default.http_endpoint), SWITCH_OR_UNSET, "http_endpoint"
+        ),
         hop_limit=int(str(doc.get("hop_limit", default.hop_limit))),
-        http_protocol_ipv6=str(doc.get("http_protocol_ipv6", default.http_protocol_ipv6)),
-        instance_metadata_tags=str(
-            doc.get("instance_metadata_tags", default.instance_metadata_tags)
+        http_protocol_ipv6=one_of(
+            doc.get("http_protocol_ipv6", default.http_protocol_ipv6),
+            SWITCH_OR_UNSET,
+            "http_protocol_ipv6",
+        ),
+        instance_metadata_tags=one_of(
+            doc.get("instance_metadata_tags", default.instance_metadata_tags),
+            SWITCH_OR_UNSET,
+            "instance_metadata_tags",
         ),
     )
 

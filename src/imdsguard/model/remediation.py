@@ -21,6 +21,7 @@ INSTANCE_KIND = "instance"
 TEMPLATE_KIND = "launch-template"
 DEFAULTS_KIND = "account-defaults"
 IMAGE_KIND = "image"
+CHANGE_KINDS = (INSTANCE_KIND, TEMPLATE_KIND, DEFAULTS_KIND, IMAGE_KIND)
 
 UsageStatus = Literal["in-use", "clean", "unknown"]
 HoldReason = Literal[
@@ -72,17 +73,41 @@ def settings_json(options: MetadataOptions) -> dict[str, JSONValue]:
     return {name: getattr(options, name) for name in SETTINGS}
 
 
-def settings_from_json(doc: Mapping[str, JSONValue]) -> MetadataOptions:
+# ModifyInstanceMetadataDefaults' word for "not set" (the hop limit's is -1).
+NO_PREFERENCE = "no-preference"
+# The closed value sets of the settings a plan or journal may carry (EC2's own values).
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "http_tokens": ("optional", "required"),
+    "http_endpoint": ("enabled", "disabled"),
+    "http_protocol_ipv6": ("enabled", "disabled"),
+    "instance_metadata_tags": ("enabled", "disabled"),
+}
+
+
+def settings_from_json(doc: Mapping[str, JSONValue], unset: bool = False) -> MetadataOptions:
+    """Read settings back from a plan or journal; ValueError names any field that is off.
+
+    ``unset``: account defaults, whose fields may be ``no-preference`` (hop limit ``-1``),
+    as ModifyInstanceMetadataDefaults spells a field that is not set.
+    """
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"settings must be an object, got {type(doc).__name__}")
     default = MetadataOptions()
-    return MetadataOptions(
-        http_tokens=str(doc.get("http_tokens", default.http_tokens)),
-        http_endpoint=str(doc.get("http_endpoint", default.http_endpoint)),
-        hop_limit=int(str(doc.get("hop_limit", default.hop_limit))),
-        http_protocol_ipv6=str(doc.get("http_protocol_ipv6", default.http_protocol_ipv6)),
-        instance_metadata_tags=str(
-            doc.get("instance_metadata_tags", default.instance_metadata_tags)
-        ),
-    )
+    values: dict[str, str] = {}
+    for name, allowed in _CHOICES.items():
+        choices = (*allowed, NO_PREFERENCE) if unset else allowed
+        value = doc.get(name, getattr(default, name))
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        values[name] = value
+    hop = doc.get("hop_limit", default.hop_limit)
+    if (
+        isinstance(hop, bool)
+        or not isinstance(hop, int)
+        or not (1 <= hop <= 64 or (unset and hop == -1))
+    ):
+        raise ValueError(f"hop_limit must be an integer from 1 to 64, got {hop!r}")
+    return MetadataOptions(hop_limit=hop, **values)
 
 
 def same_settings(a: MetadataOptions, b: MetadataOptions) -> bool:

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from imdsguard.model.remediation import INSTANCE_KIND, Change, Plan
+from imdsguard.model.kinds import INSTANCES
+from imdsguard.model.remediation import Change, Plan
 from imdsguard.model.scan import MetadataOptions, Scope
 from imdsguard.plan import planfile
 from tests.conftest import CliResult
@@ -95,7 +96,7 @@ def test_exclude_ids_flag_takes_only_instance_ids(value: str, cli: Cli) -> None:
 
 def valid_plan() -> dict[str, Any]:
     change = Change(
-        INSTANCE_KIND,
+        INSTANCES.plan_kind,
         Scope("123456789012", "eu-west-1"),
         "i-0123456789abcdef0",
         MetadataOptions(),

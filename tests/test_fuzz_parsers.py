@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from imdsguard.commands.remediation_args import CONFIG_KEYS, plan_options
 from imdsguard.errors import UsageError
-from imdsguard.model.remediation import DEFAULTS_KIND, INSTANCE_KIND, Change, Plan
+from imdsguard.model.kinds import ACCOUNT_DEFAULTS, INSTANCES, RESOURCE_NAMES
+from imdsguard.model.remediation import Change, Plan
 from imdsguard.model.scan import MetadataOptions, Scope
-from imdsguard.options import RESOURCE_KINDS
 from imdsguard.plan import planfile
 from tests.test_bad_input import valid_plan
 
@@ -121,7 +121,7 @@ def namespace(config: str) -> argparse.Namespace:
         include_unknown=None,
         hop_limit=None,
         container_hop_limit=None,
-        resources=RESOURCE_KINDS,
+        resources=RESOURCE_NAMES,
         strict_amis=False,
         enforce=False,
         amis=False,
@@ -147,7 +147,7 @@ def test_any_config_gives_options_or_a_usage_error(
     after = MetadataOptions(http_tokens="required", hop_limit=options.hop_limit or 1)
     changes = tuple(
         Change(kind, Scope("123456789012", "eu-west-1"), f"r-{kind}", MetadataOptions(), after)
-        for kind in (INSTANCE_KIND, DEFAULTS_KIND)
+        for kind in (INSTANCES.plan_kind, ACCOUNT_DEFAULTS.plan_kind)
     )
     plan = Plan(datetime(2026, 12, 1, tzinfo=UTC), options.lookback_days, changes)
     assert planfile.plan_from_json(json.loads(planfile.dumps(plan))) == replace(plan)

@@ -8,6 +8,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from imdsguard.errors import UsageError, redact
+from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.scan import ImdsDisabledPolicy
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -16,16 +17,6 @@ ROLE_NAME = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 # EC2 instance ids: i- and 8 (older) or 17 hex digits.
 INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-
-# The --resources names, in report order; imdsguard.collect.resources has one collector per name.
-RESOURCE_KINDS = (
-    "instances",
-    "launch-templates",
-    "launch-configurations",
-    "auto-scaling-groups",
-    "amis",
-    "account-defaults",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +118,7 @@ class PlanOptions:
     hop_limit: int | None = None
     container_hop_limit: bool = False
     # The kinds scanned and planned (--resources), as for scan.
-    resources: tuple[str, ...] = RESOURCE_KINDS
+    resources: tuple[str, ...] = RESOURCE_NAMES
     strict_amis: bool = False
     # Account defaults: also HttpTokensEnforced=enabled where every instance passes.
     enforce: bool = False

@@ -16,13 +16,6 @@ from imdsguard.model.scan import (
     Scope,
 )
 
-# The resource kinds a change can have; each kind has one applier (imdsguard.remediate.appliers).
-INSTANCE_KIND = "instance"
-TEMPLATE_KIND = "launch-template"
-DEFAULTS_KIND = "account-defaults"
-IMAGE_KIND = "image"
-CHANGE_KINDS = (INSTANCE_KIND, TEMPLATE_KIND, DEFAULTS_KIND, IMAGE_KIND)
-
 UsageStatus = Literal["in-use", "clean", "unknown"]
 HoldReason = Literal[
     "imdsv1-in-use",

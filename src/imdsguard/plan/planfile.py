@@ -9,9 +9,8 @@ from typing import Any, TypeVar, cast, get_args
 
 from imdsguard import __version__
 from imdsguard.errors import UsageError
+from imdsguard.model.kinds import ACCOUNT_DEFAULTS, CHANGE_KINDS
 from imdsguard.model.remediation import (
-    CHANGE_KINDS,
-    DEFAULTS_KIND,
     Change,
     Hold,
     HoldReason,
@@ -74,8 +73,8 @@ def change_from_json(doc: Mapping[str, Any]) -> Change:
         kind=kind,
         scope=_scope(doc),
         resource_id=str(_text(doc, "resource_id")),
-        before=settings_from_json(doc["before"], unset=kind == DEFAULTS_KIND),
-        after=settings_from_json(doc["after"], unset=kind == DEFAULTS_KIND),
+        before=settings_from_json(doc["before"], unset=kind == ACCOUNT_DEFAULTS.plan_kind),
+        after=settings_from_json(doc["after"], unset=kind == ACCOUNT_DEFAULTS.plan_kind),
         name=_text(doc, "name", optional=True),
         evidence=dict(_object(doc.get("evidence") or {}, "evidence")),
         state=dict(_object(doc.get("state") or {}, "state")),

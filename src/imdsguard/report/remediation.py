@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -156,11 +155,3 @@ def run_renderable(result: RunResult, verb: str) -> RenderableType:
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing"
     parts.append(Text(f"{verb.capitalize()}: {summary}; {len(result.held)} held", style="bold"))
     return Group(*parts)
-
-
-def to_text(renderable: RenderableType, width: int = 160) -> str:
-    buffer = io.StringIO()
-    Console(
-        markup=False, highlight=False, file=buffer, width=width, no_color=True, color_system=None
-    ).print(renderable)
-    return buffer.getvalue()

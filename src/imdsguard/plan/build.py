@@ -6,7 +6,7 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from imdsguard.model.kinds import INSTANCES
 from imdsguard.model.remediation import Change, Hold, HoldReason, Plan, Usage
@@ -125,9 +125,11 @@ def build_plan(
     scan: ScanResult,
     evidence: Evidence,
     options: PlanOptions,
+    created_at: datetime,
     role_name: str | None = None,
-    created_at: datetime | None = None,
 ) -> Plan:
+    """The plan for ``scan`` as of ``created_at``: the caller reads the clock, so this stays
+    pure (the same inputs always give the same plan, template markers included)."""
     changes: list[Change] = []
     held: list[Hold] = []
     exempt: list[Hold] = []
@@ -139,7 +141,6 @@ def build_plan(
             changes.append(item)
         else:
             (exempt if item.reason == "exempt" else held).append(item)
-    created_at = created_at or datetime.now(UTC)
     launch = plan_launch(scan, options, created_at)
     scan_errors = tuple((Scope(s.account_id, s.region), s.error or "") for s in scan.scope_errors)
     return Plan(

@@ -60,7 +60,7 @@ def make_plan(url: str, regions: tuple[str, ...]) -> Plan:
     factory = SessionFactory(endpoint_url=url)
     scan = run_scan(factory, ScopeOptions(regions=regions), EvaluationOptions())
     usage = {(f.scope, f.resource_id): Usage("clean", 0.0, 1) for f in scan.findings}
-    return build_plan(scan, Evidence(usage, {}), PlanOptions())
+    return build_plan(scan, Evidence(usage, {}), PlanOptions(), datetime.now(UTC))
 
 
 def ideal_seconds(plan: Plan, capacity: float, refill: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
+from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.launch import (
     AccountImdsDefaults,
     AutoScalingGroup,
@@ -25,7 +26,7 @@ from imdsguard.model.scan import (
     Scope,
     ScopeOutcome,
 )
-from imdsguard.options import RESOURCE_KINDS, EvaluationOptions
+from imdsguard.options import EvaluationOptions
 from imdsguard.rules import evaluate
 
 GENERATED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -117,6 +118,6 @@ def sample_result() -> ScanResult:
         GENERATED_AT,
         scopes,
         findings,
-        kinds=RESOURCE_KINDS,
+        kinds=RESOURCE_NAMES,
         evaluation=dataclasses.asdict(EvaluationOptions()),
     )

@@ -139,9 +139,19 @@ def test_unreachable_endpoint_is_exit_3_not_a_traceback(cli: Cli) -> None:
     assert run.err.startswith("imdsguard: error: ConnectionError")
 
 
-def test_debug_shows_the_traceback(cli: Cli) -> None:
-    with pytest.raises(Exception, match="unknown Region"):
-        cli("--debug", "scan", "--regions", "mars-north-1")
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(cli: Cli) -> None:
+    plain = cli("scan", "--regions", "mars-north-1")
+    debug = cli("--debug", "scan", "--regions", "mars-north-1")
+    assert plain.code == debug.code == 2
+    assert "Traceback" not in plain.err
+    assert "Traceback (most recent call last)" in debug.err
+    assert debug.err.rstrip().endswith(plain.err.rstrip())
+
+
+def test_debug_keeps_exit_3_for_an_unreachable_endpoint(cli: Cli) -> None:
+    run = cli("--debug", "scan", "--endpoint-url", "http://127.0.0.1:9", "--regions", "eu-west-1")
+    assert run.code == 3
+    assert "Traceback" in run.err
 
 
 def test_every_command_has_help() -> None:

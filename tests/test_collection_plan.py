@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from imdsguard.collect.resources import COLLECTORS, collection_plan
-from imdsguard.options import RESOURCE_KINDS
+from imdsguard.model.kinds import RESOURCE_NAMES
 
 
 def test_every_resource_kind_has_a_collector_in_report_order() -> None:
-    assert tuple(COLLECTORS) == RESOURCE_KINDS
+    assert tuple(COLLECTORS) == RESOURCE_NAMES
 
 
 def test_launch_kinds_are_collected_by_one_call() -> None:
-    labels = [label for label, _ in collection_plan(RESOURCE_KINDS)]
+    labels = [label for label, _ in collection_plan(RESOURCE_NAMES)]
     assert labels == [
         "instances",
         "launch-templates,launch-configurations,auto-scaling-groups",

@@ -56,7 +56,7 @@ def plan_one(
 ) -> Change | Hold | None:
     scan = ScanResult("t", SEEN, (), (finding(inst),))
     usages = {} if usage is None else {(SCOPE, inst.instance_id): usage}
-    plan = build_plan(scan, Evidence(usages, images or {}), options or PlanOptions())
+    plan = build_plan(scan, Evidence(usages, images or {}), options or PlanOptions(), SEEN)
     items: list[Change | Hold] = [*plan.changes, *plan.held, *plan.exempt]
     assert len(items) <= 1
     return items[0] if items else None
@@ -145,7 +145,7 @@ def test_container_signal_names_its_reason() -> None:
 def test_scope_errors_from_scan_and_evidence_make_the_plan_incomplete() -> None:
     scan = ScanResult("t", SEEN, (ScopeOutcome("1", "us-east-1", error="denied"),), ())
     evidence = Evidence({}, {}, ((SCOPE, "evidence: AccessDenied"),))
-    plan = build_plan(scan, evidence, PlanOptions())
+    plan = build_plan(scan, evidence, PlanOptions(), SEEN)
     assert plan.scope_errors == (
         (Scope("1", "us-east-1"), "denied"),
         (SCOPE, "evidence: AccessDenied"),
@@ -155,13 +155,14 @@ def test_scope_errors_from_scan_and_evidence_make_the_plan_incomplete() -> None:
 
 def test_exit_code_is_1_with_holds_and_0_without() -> None:
     held = build_plan(
-        ScanResult("t", SEEN, (), (finding(instance()),)), Evidence({}, {}), PlanOptions()
+        ScanResult("t", SEEN, (), (finding(instance()),)), Evidence({}, {}), PlanOptions(), SEEN
     )
     assert held.exit_code() == 1
     clean = build_plan(
         ScanResult("t", SEEN, (), (finding(instance()),)),
         Evidence({(SCOPE, "i-1"): CLEAN}, {}),
         PlanOptions(),
+        SEEN,
     )
     assert clean.exit_code() == 0
 
@@ -180,3 +181,10 @@ def test_plan_options_reject_out_of_range(kwargs: dict[str, int], message: str) 
 
     with pytest.raises(UsageError, match=message):
         PlanOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_caller_dates_the_plan_so_planning_stays_pure() -> None:
+    scan = ScanResult("t", SEEN, (), (finding(instance()),))
+    plan = build_plan(scan, Evidence({(SCOPE, "i-1"): CLEAN}, {}), PlanOptions(), SEEN)
+    assert plan.created_at == SEEN
+    assert plan == build_plan(scan, Evidence({(SCOPE, "i-1"): CLEAN}, {}), PlanOptions(), SEEN)

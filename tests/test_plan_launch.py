@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from imdsguard.model.kinds import ACCOUNT_DEFAULTS
 from imdsguard.model.launch import (
     AccountImdsDefaults,
     AutoScalingGroup,
@@ -16,7 +17,7 @@ from imdsguard.model.launch import (
     LaunchTemplate,
     TemplateVersion,
 )
-from imdsguard.model.remediation import DEFAULTS_KIND, Change, Hold, Plan
+from imdsguard.model.remediation import Change, Hold, Plan
 from imdsguard.model.scan import (
     Instance,
     MetadataOptions,
@@ -307,7 +308,7 @@ def test_enforcement_waits_for_every_launch_setting(
         assert [c.state["after"] for c in plan.changes] == [{"HttpTokensEnforced": "enabled"}]
     else:
         assert holds == [f"still allow IMDSv1: {why}"]
-        assert [c for c in plan.changes if c.kind == DEFAULTS_KIND] == []
+        assert [c for c in plan.changes if c.kind == ACCOUNT_DEFAULTS.plan_kind] == []
 
 
 def test_enforcement_waits_for_launch_settings_to_be_scanned() -> None:

@@ -188,7 +188,7 @@ def test_config_switches_must_be_real_booleans(
     result = cli("plan", "--config", str(config), "--regions", REGION)
     assert result.code == 2
     assert result.err.strip().splitlines() == [
-        f"imdsguard: error: config {config}: {key} must be true or false, not 'false'"
+        f"imdsguard: error: config {config}: {key} must be true or false, got 'false'"
     ]
 
 

@@ -1,4 +1,4 @@
-"""The HTML report: self-contained, escaped, extensible; and rendered in real headless Chromium."""
+"""The HTML report: self-contained and escaped; and rendered in real headless Chromium."""
 
 from __future__ import annotations
 
@@ -26,18 +26,6 @@ def test_html_escapes_user_data() -> None:
     page = html.format(sample_result())
     assert "web-&lt;lt&gt;" in page
     assert "web-<lt>" not in page
-
-
-def test_html_shows_extra_sections_only_when_given() -> None:
-    held = html.Section(
-        "Held", ("Resource", "Why"), (("i-0aaa00000000000a2", "<MetadataNoToken> > 0"),)
-    )
-    exempt = html.Section("Exempt", ("Resource",), (("i-x",),), note="tag imdsguard=exempt")
-    page = html.format(sample_result(), sections=(held, exempt))
-    assert "<h2>Held</h2>" in page
-    assert "&lt;MetadataNoToken&gt; &gt; 0" in page
-    assert "tag imdsguard=exempt" in page
-    assert 'class="extra"' not in html.format(sample_result())
 
 
 @pytest.fixture(scope="module")

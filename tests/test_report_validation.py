@@ -16,8 +16,8 @@ import pytest
 import xmlschema
 from botocore.validate import ParamValidator
 
+from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.scan import Finding, Instance, MetadataOptions
-from imdsguard.options import RESOURCE_KINDS
 from imdsguard.report import asff, junit, ocsf
 from imdsguard.report import csv as csv_format
 from imdsguard.report import json as json_format
@@ -157,7 +157,7 @@ def test_csv_uses_crlf_record_ends_and_quotes_only_where_needed() -> None:
 def test_json_keeps_1_0_fields_and_adds_severity_and_compliance() -> None:
     doc = json.loads(json_format.format(sample_result()))
     assert doc["schema_version"] == "1.2"
-    assert doc["scan_options"]["resources"] == list(RESOURCE_KINDS)
+    assert doc["scan_options"]["resources"] == list(RESOURCE_NAMES)
     first = doc["findings"][0]
     for key in ("account_id", "region", "resource_type", "resource_id", "status", "reason"):
         assert key in first

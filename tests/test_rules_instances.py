@@ -7,7 +7,16 @@ import itertools
 import pytest
 
 from imdsguard.aws.instances import parse_instance, parse_metadata_options
-from imdsguard.model.scan import HttpTokens, Instance, MetadataOptions, MetadataState, Scope, Switch
+from imdsguard.model.scan import (
+    Finding,
+    HttpTokens,
+    ImdsDisabledPolicy,
+    Instance,
+    MetadataOptions,
+    MetadataState,
+    Scope,
+    Switch,
+)
 from imdsguard.options import EvaluationOptions
 from imdsguard.rules import evaluate
 
@@ -16,53 +25,74 @@ LIVE_STATES = ("pending", "running", "stopping", "stopped")
 GONE_STATES = ("shutting-down", "terminated")
 
 
-def expected(tokens: str, endpoint: str, md_state: str, policy: str) -> tuple[str, str]:
-    """The verdict table of issue 2, written out independently of the rule's code.
+# The verdict table of issue 2, written out by hand: (HttpTokens, HttpEndpoint, metadata
+# State, --imds-disabled) -> (status, reason). A pending change means the previous settings
+# are still in force, so neither required tokens nor a disabled endpoint passes until it is
+# applied; but a setting that allows IMDSv1 fails as tokens-optional whatever its State.
+Row = tuple[HttpTokens, Switch, MetadataState, ImdsDisabledPolicy, str, str]
+VERDICTS: list[Row] = [
+    ("optional", "enabled", "applied", "pass", "FAIL", "tokens-optional"),
+    ("optional", "enabled", "applied", "fail", "FAIL", "tokens-optional"),
+    ("optional", "enabled", "pending", "pass", "FAIL", "tokens-optional"),
+    ("optional", "enabled", "pending", "fail", "FAIL", "tokens-optional"),
+    ("optional", "disabled", "applied", "pass", "PASS", "imds-disabled"),
+    ("optional", "disabled", "applied", "fail", "FAIL", "imds-disabled"),
+    ("optional", "disabled", "pending", "pass", "FAIL", "change-pending"),
+    ("optional", "disabled", "pending", "fail", "FAIL", "change-pending"),
+    ("required", "enabled", "applied", "pass", "PASS", "tokens-required"),
+    ("required", "enabled", "applied", "fail", "PASS", "tokens-required"),
+    ("required", "enabled", "pending", "pass", "FAIL", "change-pending"),
+    ("required", "enabled", "pending", "fail", "FAIL", "change-pending"),
+    ("required", "disabled", "applied", "pass", "PASS", "imds-disabled"),
+    ("required", "disabled", "applied", "fail", "FAIL", "imds-disabled"),
+    ("required", "disabled", "pending", "pass", "FAIL", "change-pending"),
+    ("required", "disabled", "pending", "fail", "FAIL", "change-pending"),
+]
+SETTINGS = [row[:4] for row in VERDICTS]
 
-    A pending change means the previous settings are still in force, so neither a
-    required-tokens nor a disabled-endpoint setting passes until it is applied.
-    """
-    if endpoint == "enabled" and tokens == "optional":
-        return ("FAIL", "tokens-optional")
-    if md_state == "pending":
-        return ("FAIL", "change-pending")
-    if endpoint == "disabled":
-        return ("FAIL" if policy == "fail" else "PASS", "imds-disabled")
-    return ("PASS", "tokens-required")
 
-
-CASES = list(
-    itertools.product(
-        ("optional", "required"),
-        ("enabled", "disabled"),
-        ("applied", "pending"),
-        LIVE_STATES,
-        ("pass", "fail"),
+def test_the_verdict_table_covers_every_combination_once() -> None:
+    every = itertools.product(
+        ("optional", "required"), ("enabled", "disabled"), ("applied", "pending"), ("pass", "fail")
     )
-)
+    assert sorted(SETTINGS) == sorted(every)
 
 
-@pytest.mark.parametrize(("tokens", "endpoint", "md_state", "state", "policy"), CASES)
-def test_verdict_table(
-    tokens: HttpTokens, endpoint: Switch, md_state: MetadataState, state: str, policy: str
-) -> None:
+def judge(
+    state: str,
+    tokens: HttpTokens,
+    endpoint: Switch,
+    md_state: MetadataState,
+    policy: ImdsDisabledPolicy,
+) -> Finding | None:
     inst = Instance(
-        "i-1",
-        state,
-        MetadataOptions(http_tokens=tokens, http_endpoint=endpoint, state=md_state),
+        "i-1", state, MetadataOptions(http_tokens=tokens, http_endpoint=endpoint, state=md_state)
     )
-    finding = evaluate(SCOPE, inst, EvaluationOptions(imds_disabled=policy))  # type: ignore[arg-type]
+    return evaluate(SCOPE, inst, EvaluationOptions(imds_disabled=policy))
+
+
+# A live instance is judged on its settings alone, stopped ones included.
+@pytest.mark.parametrize("state", LIVE_STATES)
+@pytest.mark.parametrize("row", VERDICTS, ids="-".join)
+def test_verdict_table(state: str, row: Row) -> None:
+    tokens, endpoint, md_state, policy, status, reason = row
+    finding = judge(state, tokens, endpoint, md_state, policy)
     assert finding is not None
-    assert (finding.status, finding.reason) == expected(tokens, endpoint, md_state, policy)
+    assert (finding.status, finding.reason) == (status, reason)
     assert finding.scope == SCOPE
     assert finding.resource_id == "i-1"
 
 
 @pytest.mark.parametrize("state", GONE_STATES)
-@pytest.mark.parametrize("tokens", ["optional", "required"])
-def test_gone_instances_are_out_of_scope(state: str, tokens: HttpTokens) -> None:
-    inst = Instance("i-1", state, MetadataOptions(http_tokens=tokens))
-    assert evaluate(SCOPE, inst, EvaluationOptions()) is None
+@pytest.mark.parametrize(("tokens", "endpoint", "md_state", "policy"), SETTINGS)
+def test_gone_instances_are_out_of_scope_whatever_their_settings(
+    state: str,
+    tokens: HttpTokens,
+    endpoint: Switch,
+    md_state: MetadataState,
+    policy: ImdsDisabledPolicy,
+) -> None:
+    assert judge(state, tokens, endpoint, md_state, policy) is None
 
 
 def test_stopped_instance_is_evaluated_and_marked_stopped() -> None:

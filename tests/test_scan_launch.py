@@ -7,8 +7,9 @@ from collections.abc import Callable
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
 from imdsguard.demo.launch_fleet import create_template, seed_launch_settings
+from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.scan import Finding, ScanResult
-from imdsguard.options import RESOURCE_KINDS, EvaluationOptions, ScopeOptions
+from imdsguard.options import EvaluationOptions, ScopeOptions
 from imdsguard.report import table
 from imdsguard.scan import run_scan
 from tests.conftest import CliResult, own, seed
@@ -21,7 +22,7 @@ LAUNCH = ("launch-templates", "launch-configurations", "auto-scaling-groups")
 
 def scan(factory: SessionFactory, *kinds: str, strict_amis: bool = False) -> ScanResult:
     options = EvaluationOptions(strict_amis=strict_amis)
-    return run_scan(factory, SCOPES, options, kinds=kinds or RESOURCE_KINDS)
+    return run_scan(factory, SCOPES, options, kinds=kinds or RESOURCE_NAMES)
 
 
 def by_name(result: ScanResult, resource_type: str) -> dict[str, Finding]:

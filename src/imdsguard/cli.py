@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from imdsguard import __version__
 from imdsguard.commands import COMMANDS
 from imdsguard.commands.common import EXIT_CODES_HELP
-from imdsguard.errors import ImdsGuardError
+from imdsguard.errors import ImdsGuardError, redact
 from imdsguard.model.scan import EXIT_USAGE
 
 EXIT_INTERNAL = 4
@@ -25,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports bad input in one line (no usage dump) with exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        # One prefix for every error, whichever parser found it.
+        self.exit(EXIT_USAGE, f"imdsguard: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,21 +55,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    # --debug adds the traceback; it never changes the exit code.
+    debug = bool(args.debug or os.environ.get("IMDSGUARD_DEBUG"))
     try:
         return handler(args)
     except ImdsGuardError as exc:
-        if args.debug:
-            raise
+        _traceback(debug)
         print(f"imdsguard: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        _traceback(debug)
         print("imdsguard: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: still one line, unless --debug
-        if args.debug or os.environ.get("IMDSGUARD_DEBUG"):
-            raise
+        _traceback(debug)
         print(
-            f"imdsguard: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            f"imdsguard: internal error: {type(exc).__name__}: {redact(str(exc))} "
+            "(rerun with --debug)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)

@@ -1,10 +1,23 @@
 """The package's exception tree: one root, caught only by the CLI."""
 
+import re
+
+# user:password@ in a URL (an --endpoint-url through an authenticating proxy, say).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the userinfo of every URL in it replaced: never print or store a password."""
+    return _USERINFO.sub(r"\1***@", text)
+
 
 class ImdsGuardError(Exception):
-    """Root of every error imdsguard raises on purpose."""
+    """Root of every error imdsguard raises on purpose; its text never carries a URL password."""
 
     exit_code = 2
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
 
 
 class UsageError(ImdsGuardError):
@@ -24,7 +37,7 @@ class AwsError(ImdsGuardError):
         self.operation = operation
         where = f" on {operation}" if operation else ""
         super().__init__(f"{code}{where}: {message}")
-        self.message = message
+        self.message = redact(message)
 
 
 class HistoryError(ImdsGuardError):

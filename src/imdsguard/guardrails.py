@@ -12,15 +12,31 @@ import json
 from typing import Any
 
 from imdsguard.errors import UsageError
+from imdsguard.model.kinds import (
+    ACCOUNT_DEFAULTS,
+    AUTO_SCALING_GROUPS,
+    INSTANCES,
+    LAUNCH_CONFIGURATIONS,
+    IamAction,
+)
 from imdsguard.options import GuardrailOptions
 
 # AWS Organizations quota: SCP documents up to 5,120 bytes, counted exactly as saved
 # through the API (the console strips whitespace, the API does not), so SCPs print minified.
 SCP_MAX_BYTES = 5120
 Statement = dict[str, Any]
+# The actions come from the kind table (model/kinds.py): what launches or creates a kind
+# (``guarded``), and what changes an existing one's settings (``writes``).
+LAUNCH = INSTANCES.guarded
+MODIFY_INSTANCE = INSTANCES.writes
+MODIFY_DEFAULTS = ACCOUNT_DEFAULTS.writes
+CREATE_LAUNCH_CONFIGURATION = LAUNCH_CONFIGURATIONS.guarded
+CREATE_OR_UPDATE_GROUP = AUTO_SCALING_GROUPS.guarded
 
 
-def _deny(sid: str, action: str | list[str], condition: dict[str, Any] | None) -> Statement:
+def _deny(sid: str, actions: tuple[IamAction, ...], condition: dict[str, Any] | None) -> Statement:
+    # One action is written as a string, as in AWS's examples.
+    action: str | list[str] = actions[0] if len(actions) == 1 else list(actions)
     statement: Statement = {"Sid": sid, "Effect": "Deny", "Action": action, "Resource": "*"}
     if condition:
         statement["Condition"] = condition
@@ -42,7 +58,7 @@ def statements(options: GuardrailOptions) -> list[Statement]:
         {
             **_deny(
                 "RequireImdsV2AtLaunch",
-                "ec2:RunInstances",
+                LAUNCH,
                 {"StringNotEquals": {"ec2:MetadataHttpTokens": "required"}},
             ),
             "Resource": instance,
@@ -51,27 +67,29 @@ def statements(options: GuardrailOptions) -> list[Statement]:
         # change (HttpTokens absent) would otherwise match StringNotEquals and be denied.
         _deny(
             "RequireImdsV2OnModify",
-            "ec2:ModifyInstanceMetadataOptions",
+            MODIFY_INSTANCE,
             {
                 "StringNotEquals": {"ec2:Attribute/HttpTokens": "required"},
                 "Null": {"ec2:Attribute/HttpTokens": "false"},
             },
         ),
         # Role credentials fetched through IMDSv1 carry RoleDelivery 1.0: refuse them.
-        _deny("DenyImdsV1RoleCredentials", "*", {"NumericLessThan": {"ec2:RoleDelivery": "2.0"}}),
+        _deny(
+            "DenyImdsV1RoleCredentials", ("*",), {"NumericLessThan": {"ec2:RoleDelivery": "2.0"}}
+        ),
     ]
     if options.max_hop_limit is not None:
         limit = {"ec2:MetadataHttpPutResponseHopLimit": str(options.max_hop_limit)}
-        cap = _deny("CapImdsHopLimit", "ec2:RunInstances", {"NumericGreaterThan": limit})
+        cap = _deny("CapImdsHopLimit", LAUNCH, {"NumericGreaterThan": limit})
         result.append({**cap, "Resource": instance})
     admins = _except_admins(options.allow_roles)
     result += [
-        _deny("ProtectImdsAccountDefaults", "ec2:ModifyInstanceMetadataDefaults", admins),
+        _deny("ProtectImdsAccountDefaults", MODIFY_DEFAULTS, admins),
         # Launch configurations cannot be fixed after creation (docs/aws-behaviour.md#the-api).
-        _deny("DenyLaunchConfigurations", "autoscaling:CreateLaunchConfiguration", admins),
+        _deny("DenyLaunchConfigurations", CREATE_LAUNCH_CONFIGURATION, admins),
         _deny(
             "RequireLaunchTemplatesForGroups",
-            ["autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup"],
+            CREATE_OR_UPDATE_GROUP,
             {"Null": {"autoscaling:LaunchConfigurationName": "false"}},
         ),
     ]
@@ -80,7 +98,7 @@ def statements(options: GuardrailOptions) -> list[Statement]:
         result.append(
             _deny(
                 "RequireImdsV2InLaunchConfigurations",
-                "autoscaling:CreateLaunchConfiguration",
+                CREATE_LAUNCH_CONFIGURATION,
                 {"StringNotEquals": {"autoscaling:MetadataHttpTokens": "required"}},
             )
         )
@@ -90,7 +108,7 @@ def statements(options: GuardrailOptions) -> list[Statement]:
         result.append(
             _deny(
                 "RequirePinnedTemplateVersions",
-                ["autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup"],
+                CREATE_OR_UPDATE_GROUP,
                 {"Bool": {"autoscaling:LaunchTemplateVersionSpecified": "false"}},
             )
         )

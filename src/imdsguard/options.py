@@ -7,23 +7,16 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from imdsguard.errors import UsageError
+from imdsguard.errors import UsageError, redact
+from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.scan import ImdsDisabledPolicy
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 # IAM role names: 1-64 of [\w+=,.@-], optionally behind a path ("team/Audit").
 ROLE_NAME = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-
-# The --resources names, in report order; imdsguard.collect.resources has one collector per name.
-RESOURCE_KINDS = (
-    "instances",
-    "launch-templates",
-    "launch-configurations",
-    "auto-scaling-groups",
-    "amis",
-    "account-defaults",
-)
+# EC2 instance ids: i- and 8 (older) or 17 hex digits.
+INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +32,7 @@ class AwsOptions:
             parts = urlsplit(self.endpoint_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise UsageError(
-                    f"bad --endpoint-url {self.endpoint_url!r}: expected http(s)://host[:port]"
+                    f"bad --endpoint-url {redact(self.endpoint_url)!r}: expected http(s)://host[:port]"
                 )
 
 
@@ -125,7 +118,7 @@ class PlanOptions:
     hop_limit: int | None = None
     container_hop_limit: bool = False
     # The kinds scanned and planned (--resources), as for scan.
-    resources: tuple[str, ...] = RESOURCE_KINDS
+    resources: tuple[str, ...] = RESOURCE_NAMES
     strict_amis: bool = False
     # Account defaults: also HttpTokensEnforced=enabled where every instance passes.
     enforce: bool = False
@@ -133,10 +126,17 @@ class PlanOptions:
     amis: bool = False
 
     def __post_init__(self) -> None:
-        if not 1 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
+        if not _is_int(self.lookback_days) or not 1 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
             raise UsageError(f"--lookback-days must be 1..{MAX_LOOKBACK_DAYS}")
-        if self.hop_limit is not None and not 1 <= self.hop_limit <= 64:
+        if self.hop_limit is not None and (
+            not _is_int(self.hop_limit) or not 1 <= self.hop_limit <= 64
+        ):
             raise UsageError("--hop-limit must be 1..64 (the EC2 range)")
+
+
+def _is_int(value: object) -> bool:
+    """A real integer: not a bool, a float or a string that looks like one."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)

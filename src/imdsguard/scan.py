@@ -13,8 +13,9 @@ from imdsguard.aws.session import SessionFactory
 from imdsguard.collect.accounts import AccountTarget, enter_account, resolve_accounts
 from imdsguard.collect.resources import collection_plan
 from imdsguard.errors import AwsError
+from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
-from imdsguard.options import RESOURCE_KINDS, EvaluationOptions, ScopeOptions
+from imdsguard.options import EvaluationOptions, ScopeOptions
 from imdsguard.progress import ProgressSink, Silent
 
 
@@ -100,6 +101,6 @@ def _result(
         scopes=tuple(sorted(outcomes, key=lambda o: (o.account_id, o.region))),
         findings=tuple(findings),
         # What was read and how it was judged: history and reports must not guess.
-        kinds=tuple(k for k in RESOURCE_KINDS if k in kinds),
+        kinds=tuple(k for k in RESOURCE_NAMES if k in kinds),
         evaluation=dataclasses.asdict(evaluation),
     )

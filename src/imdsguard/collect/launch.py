@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
+from imdsguard.model import kinds as kind_table
 from imdsguard.model.launch import (
     DEFAULT,
     LATEST,
@@ -27,9 +28,10 @@ from imdsguard.model.launch import (
 )
 from imdsguard.model.scan import Resource
 
-LAUNCH_TEMPLATES = "launch-templates"
-LAUNCH_CONFIGURATIONS = "launch-configurations"
-AUTO_SCALING_GROUPS = "auto-scaling-groups"
+# The --resources names this module yields.
+LAUNCH_TEMPLATES = kind_table.LAUNCH_TEMPLATES.name
+LAUNCH_CONFIGURATIONS = kind_table.LAUNCH_CONFIGURATIONS.name
+AUTO_SCALING_GROUPS = kind_table.AUTO_SCALING_GROUPS.name
 LAUNCH_KINDS = (LAUNCH_TEMPLATES, LAUNCH_CONFIGURATIONS, AUTO_SCALING_GROUPS)
 
 

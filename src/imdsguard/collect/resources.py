@@ -8,9 +8,9 @@ from functools import partial
 from imdsguard.aws import account_defaults, autoscaling, images, instances, launch_templates
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.collect import launch
+from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.launch import LaunchConfiguration, TemplateSummary, VersionRecord
 from imdsguard.model.scan import Resource
-from imdsguard.options import RESOURCE_KINDS
 
 # A collector streams the resources of one kind (or of a few read together) out of one scope.
 Collector = Callable[[SessionFactory, AccountAccess, str], Iterator[Resource]]
@@ -64,7 +64,7 @@ def collect_launch_sources(
     yield from launch.build_resources(inventory, kinds)
 
 
-# Resource kinds by their --resources name (options.RESOURCE_KINDS, same order).
+# Resource kinds by their --resources name (model.kinds.RESOURCE_NAMES, same order).
 COLLECTORS: dict[str, Collector] = {
     "instances": collect_instances,
     **{
@@ -81,7 +81,7 @@ def collection_plan(kinds: Sequence[str]) -> list[tuple[str, Collector]]:
 
     The label names the kinds a failure covers, for the scope's error message.
     """
-    selected = [k for k in RESOURCE_KINDS if k in kinds]
+    selected = [k for k in RESOURCE_NAMES if k in kinds]
     shared = frozenset(k for k in selected if k in launch.LAUNCH_KINDS)
     plan: list[tuple[str, Collector]] = []
     for kind in selected:

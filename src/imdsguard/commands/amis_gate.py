@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from imdsguard.model.remediation import IMAGE_KIND, Hold, Plan
+from imdsguard.model.kinds import AMIS
+from imdsguard.model.remediation import Hold, Plan
 from imdsguard.model.scan import JSONValue
 
 PROMPT = (
@@ -33,7 +34,7 @@ def gate(plan: Plan, yes_irreversible: bool, settled: frozenset[str] = frozenset
     ``settled``: keys a resumed run reports from the journal without writing (an AMI
     already applied is reported applied, never held).
     """
-    images = [c for c in plan.changes if c.kind == IMAGE_KIND and c.key not in settled]
+    images = [c for c in plan.changes if c.kind == AMIS.plan_kind and c.key not in settled]
     if not images or yes_irreversible:
         return plan
     ids = ", ".join(c.resource_id for c in images[:5]) + (", ..." if len(images) > 5 else "")
@@ -41,7 +42,7 @@ def gate(plan: Plan, yes_irreversible: bool, settled: frozenset[str] = frozenset
         return plan
     detail: dict[str, JSONValue] = {"why": NOT_CONFIRMED, "override": "--yes-irreversible"}
     held = tuple(
-        Hold(IMAGE_KIND, c.scope, c.resource_id, "irreversible", c.name, detail) for c in images
+        Hold(AMIS.plan_kind, c.scope, c.resource_id, "irreversible", c.name, detail) for c in images
     )
     kept = tuple(c for c in plan.changes if c not in images)
     print(f"imdsguard: {len(images)} AMI change(s) held: {NOT_CONFIRMED}", file=sys.stderr)

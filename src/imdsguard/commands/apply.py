@@ -17,8 +17,8 @@ from imdsguard.commands.remediation_args import (
     plan_options,
 )
 from imdsguard.errors import UsageError
+from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.scan import EXIT_FINDINGS
-from imdsguard.options import RESOURCE_KINDS
 
 if TYPE_CHECKING:
     from imdsguard.aws.session import SessionFactory
@@ -52,7 +52,7 @@ PLANNING_FLAGS = (
 
 def _refuse_ignored_flags(args: argparse.Namespace) -> None:
     given = [name for name in PLANNING_FLAGS if getattr(args, name) not in (None, False)]
-    if tuple(args.resources) != RESOURCE_KINDS:
+    if tuple(args.resources) != RESOURCE_NAMES:
         given.append("resources")
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)

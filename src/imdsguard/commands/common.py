@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imdsguard.errors import UsageError
-from imdsguard.options import RESOURCE_KINDS, AwsOptions, ScopeOptions
+from imdsguard.model.kinds import RESOURCE_NAMES
+from imdsguard.options import AwsOptions, ScopeOptions
 from imdsguard.report import FORMATS
 from imdsguard.rules.compliance import FRAMEWORKS
 
@@ -51,9 +52,9 @@ def positive_int(value: str) -> int:
 
 def resource_list(value: str) -> tuple[str, ...]:
     kinds = csv_list(value)
-    unknown = [k for k in kinds if k not in RESOURCE_KINDS]
+    unknown = [k for k in kinds if k not in RESOURCE_NAMES]
     if unknown:
-        known = ", ".join(RESOURCE_KINDS)
+        known = ", ".join(RESOURCE_NAMES)
         raise argparse.ArgumentTypeError(f"unknown kind(s) {', '.join(unknown)}; one of {known}")
     return kinds
 
@@ -63,9 +64,9 @@ def add_resource_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--resources",
         type=resource_list,
-        default=RESOURCE_KINDS,
+        default=RESOURCE_NAMES,
         metavar="KINDS",
-        help=f"comma-separated kinds to scan (default all: {','.join(RESOURCE_KINDS)})",
+        help=f"comma-separated kinds to scan (default all: {','.join(RESOURCE_NAMES)})",
     )
     group.add_argument(
         "--strict-amis",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.commands.common import (
@@ -41,7 +42,8 @@ def make_plan(
         evaluation = EvaluationOptions(strict_amis=options.strict_amis)
         scan = run_scan(factory, scopes, evaluation, options.resources, progress=progress)
     found = evidence.gather(factory, scan, scopes, options)
-    return factory, build_plan(scan, found, options, role_name=scopes.role_name)
+    now = datetime.now(UTC)
+    return factory, build_plan(scan, found, options, now, role_name=scopes.role_name)
 
 
 def print_plan(plan: Plan, stream: Any = None) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from imdsguard.commands.common import add_resource_args, csv_list, positive_int
 from imdsguard.errors import UsageError
-from imdsguard.options import ApplyOptions, PlanOptions
+from imdsguard.options import INSTANCE_ID, MAX_LOOKBACK_DAYS, ApplyOptions, PlanOptions
 
 REMEDIATION_EXIT_HELP = """exit codes:
   0  every planned change was applied and verified (plan: nothing held)
@@ -72,7 +72,7 @@ def add_plan_args(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="never change instances with this tag (repeatable)",
     )
-    group.add_argument("--exclude-ids", type=csv_list, help="comma-separated instance ids")
+    group.add_argument("--exclude-ids", type=instance_ids, help="comma-separated instance ids")
     group.add_argument("--hop-limit", type=positive_int, help="set this hop limit (default keep)")
     group.add_argument(
         "--container-hop-limit",
@@ -100,8 +100,12 @@ def _load_config(path: str) -> dict[str, Any]:
             doc = tomllib.load(handle)
     except OSError as exc:
         raise UsageError(f"cannot read config {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"config {path} is not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config {path} is not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise UsageError(f"config {path} is nested too deeply to be a config") from None
     doc = {k.replace("-", "_"): v for k, v in doc.items()}
     unknown = sorted(set(doc) - CONFIG_KEYS)
     if unknown:
@@ -109,50 +113,93 @@ def _load_config(path: str) -> dict[str, Any]:
     return doc
 
 
+def _shown(value: Any) -> str:
+    """A config value as the user wrote it (TOML spelling for booleans), kept short."""
+    text = str(value).lower() if isinstance(value, bool) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _config_int(raw: Any, path: str, name: str, low: int, high: int) -> int:
+    # bool is an int in Python, and a TOML float (2.5, inf, 1e400) is no integer at all.
+    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+        raise UsageError(
+            f"config {path}: {name} must be an integer from {low} to {high}, got {_shown(raw)}"
+        )
+    return raw
+
+
 def _config_tags(raw: Any, path: str) -> list[tuple[str, str]]:
-    if isinstance(raw, dict):
-        return [(str(k), str(v)) for k, v in raw.items()]
-    if isinstance(raw, list):
+    if isinstance(raw, dict) and all(isinstance(v, str) for v in raw.values()):
+        return [(str(k), v) for k, v in raw.items()]
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
         try:
-            return [tag_pair(str(item)) for item in raw]
+            return [tag_pair(item) for item in raw]
         except argparse.ArgumentTypeError as exc:
             raise UsageError(f"config {path}: exclude_tag: {exc}") from exc
-    raise UsageError(f"config {path}: exclude_tag must be a table or a list of KEY=VALUE")
+    raise UsageError(
+        f"config {path}: exclude_tag must be a table of strings or a list of "
+        f'"KEY=VALUE" strings, got {_shown(raw)}'
+    )
+
+
+def _config_ids(raw: Any, path: str) -> list[str]:
+    # A lone string is not silently ignored: the instance it names would be planned.
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise UsageError(
+            f'config {path}: exclude_ids must be a list of instance ids (["i-..."]), '
+            f"got {_shown(raw)}"
+        )
+    bad = [item for item in raw if not INSTANCE_ID.match(item)]
+    if bad:
+        raise UsageError(f"config {path}: exclude_ids: {_shown(bad[0])} is not an instance id")
+    return list(raw)
+
+
+def instance_ids(value: str) -> tuple[str, ...]:
+    """--exclude-ids: a comma-separated list of EC2 instance ids."""
+    ids = csv_list(value)
+    bad = [i for i in ids if not INSTANCE_ID.match(i)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{bad[0]!r} is not an instance id (i-0123456789abcdef0)")
+    return ids
 
 
 def plan_options(args: argparse.Namespace) -> PlanOptions:
     """Flags over config over defaults; lists (tags, ids) are the union of both."""
-    config = _load_config(args.config) if args.config else {}
-    tags = _config_tags(config.get("exclude_tag", []), args.config) + (args.exclude_tag or [])
-    ids = [str(i) for i in config.get("exclude_ids", [])] + list(args.exclude_ids or ())
+    path = args.config
+    config = _load_config(path) if path else {}
+    tags = _config_tags(config.get("exclude_tag", []), path) + (args.exclude_tag or [])
+    ids = _config_ids(config.get("exclude_ids", []), path) + list(args.exclude_ids or ())
 
-    def pick(name: str, default: Any) -> Any:
+    def number(name: str, default: int | None, low: int, high: int) -> int | None:
         flag = getattr(args, name)
-        return flag if flag is not None else config.get(name, default)
+        if flag is not None:
+            return int(flag)
+        if name not in config:
+            return default
+        return _config_int(config[name], path, name, low, high)
 
     def switch(name: str) -> bool:
         # Only a real TOML boolean: bool("false") is True, and these switches lift holds.
-        value = pick(name, False)
+        flag = getattr(args, name)
+        value = flag if flag is not None else config.get(name, False)
         if not isinstance(value, bool):
-            raise UsageError(f"config {args.config}: {name} must be true or false, not {value!r}")
+            raise UsageError(f"config {path}: {name} must be true or false, got {_shown(value)}")
         return value
 
-    try:
-        return PlanOptions(
-            lookback_days=int(pick("lookback_days", 14)),
-            include_in_use=switch("include_in_use"),
-            include_unknown=switch("include_unknown"),
-            exclude_tags=tuple(tags),
-            exclude_ids=frozenset(ids),
-            hop_limit=pick("hop_limit", None),
-            container_hop_limit=switch("container_hop_limit"),
-            resources=tuple(args.resources),
-            strict_amis=args.strict_amis,
-            enforce=args.enforce,
-            amis=args.amis,
-        )
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"config {args.config}: {exc}") from exc
+    return PlanOptions(
+        lookback_days=number("lookback_days", 14, 1, MAX_LOOKBACK_DAYS) or 14,
+        include_in_use=switch("include_in_use"),
+        include_unknown=switch("include_unknown"),
+        exclude_tags=tuple(tags),
+        exclude_ids=frozenset(ids),
+        hop_limit=number("hop_limit", None, 1, 64),
+        container_hop_limit=switch("container_hop_limit"),
+        resources=tuple(args.resources),
+        strict_amis=args.strict_amis,
+        enforce=args.enforce,
+        amis=args.amis,
+    )
 
 
 def add_write_args(parser: argparse.ArgumentParser) -> None:

@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from imdsguard.history.rows import FindingRow, ResourceKey, ScopeKey, ScopeRow, StoredScan
+from imdsguard.model.kinds import AMIS, BY_NAME, BY_TYPE, RESOURCE_NAMES
 from imdsguard.model.scan import ALL_REGIONS, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, JSONValue
 from imdsguard.options import EvaluationOptions
-from imdsguard.rules.compliance import IMAGE, KIND_TYPES
 
 ChangeKind = Literal["new-failure", "unknown", "re-judged", "fixed", "new", "vanished"]
 ScopeChangeKind = Literal["new", "persisting", "unscanned", "cleared"]
 KindChangeKind = Literal["unscanned", "unrecorded"]
 
-_TYPE_KINDS = {t: k for k, t in KIND_TYPES.items()}
 EVALUATION_OPTIONS = tuple(f.name for f in dataclasses.fields(EvaluationOptions))
 
 
@@ -85,8 +84,8 @@ def coverage(scan: StoredScan) -> Coverage:
     for scope in scan.scopes:
         types.update(json.loads(scope.resources))
     recorded = scan.scan.kinds_read()
-    kinds = set(recorded or ()) | {_TYPE_KINDS[t] for t in types if t in _TYPE_KINDS}
-    types.update(KIND_TYPES[k] for k in kinds if k in KIND_TYPES)
+    kinds = set(recorded or ()) | {BY_TYPE[t].name for t in types if t in BY_TYPE}
+    types.update(BY_NAME[k].resource_type for k in kinds if k in BY_NAME)
     return Coverage(frozenset(kinds), frozenset(types), recorded is not None)
 
 
@@ -143,7 +142,7 @@ def _endpoint_disabled(row: FindingRow) -> bool:
 # --imds-disabled only resources with a disabled metadata endpoint somewhere in them.
 # An option not listed here might move any verdict.
 _SENSITIVE: dict[str, Callable[[FindingRow], bool]] = {
-    "strict_amis": lambda row: row.resource_type == IMAGE,
+    "strict_amis": lambda row: row.resource_type == AMIS.resource_type,
     "imds_disabled": _endpoint_disabled,
 }
 
@@ -255,7 +254,7 @@ def resource_change(
 
 def kind_changes(a_read: Coverage, b_read: Coverage) -> tuple[KindChange, ...]:
     """Kinds A read that B is not known to have read, in --resources order."""
-    order = list(KIND_TYPES)
+    order = list(RESOURCE_NAMES)
     missing = sorted(
         a_read.kinds - b_read.kinds, key=lambda k: (order.index(k) if k in order else len(order), k)
     )

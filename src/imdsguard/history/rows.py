@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from imdsguard.errors import redact
 from imdsguard.model.scan import Finding, JSONValue, ScanResult, ScopeOutcome
 from imdsguard.options import AwsOptions, ScopeOptions
 
@@ -157,5 +158,5 @@ def scope_description(aws: AwsOptions, scopes: ScopeOptions) -> str:
     if aws.profile:
         parts.append(f"profile {aws.profile}")
     if aws.endpoint_url:
-        parts.append(f"endpoint {aws.endpoint_url}")
+        parts.append(f"endpoint {redact(aws.endpoint_url)}")
     return "; ".join(parts)

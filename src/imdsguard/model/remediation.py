@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from imdsguard.model.scan import (
     EXIT_FINDINGS,
     EXIT_INCOMPLETE,
     EXIT_OK,
+    HTTP_TOKENS,
+    SWITCH,
     SWITCH_OR_UNSET,
     TOKENS_OR_UNSET,
     JSONValue,
@@ -19,11 +21,7 @@ from imdsguard.model.scan import (
     one_of,
 )
 
-# The resource kinds a change can have; each kind has one applier (imdsguard.remediate.appliers).
-INSTANCE_KIND = "instance"
-TEMPLATE_KIND = "launch-template"
-DEFAULTS_KIND = "account-defaults"
-IMAGE_KIND = "image"
+_Member = TypeVar("_Member", bound=str)
 
 UsageStatus = Literal["in-use", "clean", "unknown"]
 HoldReason = Literal[
@@ -75,26 +73,37 @@ def settings_json(options: MetadataOptions) -> dict[str, JSONValue]:
     return {name: getattr(options, name) for name in SETTINGS}
 
 
-def settings_from_json(doc: Mapping[str, JSONValue]) -> MetadataOptions:
+def settings_from_json(doc: Mapping[str, JSONValue], unset: bool = False) -> MetadataOptions:
+    """Read settings back from a plan or journal; ValueError names any field that is off.
+
+    ``unset``: account defaults, whose fields may be ``no-preference`` (hop limit ``-1``),
+    as ModifyInstanceMetadataDefaults spells a field that is not set.
+    """
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"settings must be an object, got {type(doc).__name__}")
     default = MetadataOptions()
+    tokens = TOKENS_OR_UNSET if unset else HTTP_TOKENS
+    switch = SWITCH_OR_UNSET if unset else SWITCH
+
+    def setting(name: str, allowed: tuple[_Member, ...]) -> _Member:
+        return one_of(doc.get(name, getattr(default, name)), allowed, name)
+
+    def hop_limit() -> int:
+        hop = doc.get("hop_limit", default.hop_limit)
+        if (
+            isinstance(hop, bool)
+            or not isinstance(hop, int)
+            or not (1 <= hop <= 64 or (unset and hop == -1))
+        ):
+            raise ValueError(f"hop_limit must be an integer from 1 to 64, got {hop!r}")
+        return hop
+
     return MetadataOptions(
-        http_tokens=one_of(
-            doc.get("http_tokens", default.http_tokens), TOKENS_OR_UNSET, "http_tokens"
-        ),
-        http_endpoint=one_of(
-            doc.get("http_endpoint", default.http_endpoint), SWITCH_OR_UNSET, "http_endpoint"
-        ),
-        hop_limit=int(str(doc.get("hop_limit", default.hop_limit))),
-        http_protocol_ipv6=one_of(
-            doc.get("http_protocol_ipv6", default.http_protocol_ipv6),
-            SWITCH_OR_UNSET,
-            "http_protocol_ipv6",
-        ),
-        instance_metadata_tags=one_of(
-            doc.get("instance_metadata_tags", default.instance_metadata_tags),
-            SWITCH_OR_UNSET,
-            "instance_metadata_tags",
-        ),
+        http_tokens=setting("http_tokens", tokens),
+        http_endpoint=setting("http_endpoint", switch),
+        http_protocol_ipv6=setting("http_protocol_ipv6", switch),
+        instance_metadata_tags=setting("instance_metadata_tags", switch),
+        hop_limit=hop_limit(),
     )
 
 

@@ -57,7 +57,7 @@ def one_of(value: object, allowed: tuple[_Member, ...], field: str) -> _Member:
     for member in allowed:
         if value == member:
             return member
-    raise ValueError(f"{field}: unexpected value {value!r} (expected {' or '.join(allowed)})")
+    raise ValueError(f"{field} must be one of {', '.join(allowed)}, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +201,7 @@ class ScanResult:
     findings: tuple[Finding, ...]
     # Set when the report is filtered to one framework (``--compliance``); see compliance.py.
     framework: str | None = None
-    # The --resources kinds read, in options.RESOURCE_KINDS order; None = not recorded,
+    # The --resources kinds read, in model.kinds.RESOURCE_NAMES order; None = not recorded,
     # so nothing may be concluded about a kind (fail closed).
     kinds: tuple[str, ...] | None = None
     # The EvaluationOptions the verdicts were judged under; None = not recorded.

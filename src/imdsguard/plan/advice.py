@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from imdsguard.model.kinds import AUTO_SCALING_GROUPS, LAUNCH_CONFIGURATIONS
 from imdsguard.model.launch import AutoScalingGroup, LaunchConfiguration, LaunchSource
 from imdsguard.model.remediation import Hold
 from imdsguard.model.scan import Finding, JSONValue
 
-LC_KIND = "launch-configuration"
-ASG_KIND = "auto-scaling-group"
 FIXED_BY_PLAN = frozenset({"$Default", "$Latest"})  # the new version is default and latest
 
 
@@ -25,7 +24,14 @@ def lc_migration(finding: Finding) -> Hold:
     else:
         action = f"launch configuration {config.name} is used by no group: delete it"
     detail: dict[str, JSONValue] = {"groups": list(groups), "action": action}
-    return Hold(LC_KIND, finding.scope, config.name, "migration", config.name, detail)
+    return Hold(
+        LAUNCH_CONFIGURATIONS.plan_kind,
+        finding.scope,
+        config.name,
+        "migration",
+        config.name,
+        detail,
+    )
 
 
 def _source_action(source: LaunchSource, changed_templates: frozenset[str]) -> str | None:
@@ -66,7 +72,9 @@ def asg_migration(finding: Finding, changed_templates: frozenset[str]) -> Hold |
     if not actions:
         return None
     detail: dict[str, JSONValue] = {"action": "; ".join(actions)}
-    return Hold(ASG_KIND, finding.scope, group.name, "migration", group.name, detail)
+    return Hold(
+        AUTO_SCALING_GROUPS.plan_kind, finding.scope, group.name, "migration", group.name, detail
+    )
 
 
 def migrations(findings: Iterable[Finding], changed_templates: frozenset[str]) -> list[Hold]:

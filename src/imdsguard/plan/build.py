@@ -6,9 +6,10 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-from imdsguard.model.remediation import INSTANCE_KIND, Change, Hold, HoldReason, Plan, Usage
+from imdsguard.model.kinds import INSTANCES
+from imdsguard.model.remediation import Change, Hold, HoldReason, Plan, Usage
 from imdsguard.model.scan import Finding, Instance, JSONValue, MetadataOptions, ScanResult, Scope
 from imdsguard.options import PlanOptions
 from imdsguard.plan.launch import plan_launch
@@ -103,28 +104,32 @@ def _plan_one(finding: Finding, evidence: Evidence, options: PlanOptions) -> Cha
     why_exempt = exemption(inst, options)
     if why_exempt is not None:
         return Hold(
-            INSTANCE_KIND, scope, inst.instance_id, "exempt", inst.name, {"rule": why_exempt}
+            INSTANCES.plan_kind, scope, inst.instance_id, "exempt", inst.name, {"rule": why_exempt}
         )
     usage = evidence.usage.get((scope, inst.instance_id), Usage("unknown", error="not read"))
     detail: dict[str, JSONValue] = dict(usage.as_json())
     held = usage_hold(usage, options)
     if held is not None:
         detail["override"] = held[1]
-        return Hold(INSTANCE_KIND, scope, inst.instance_id, held[0], inst.name, detail)
+        return Hold(INSTANCES.plan_kind, scope, inst.instance_id, held[0], inst.name, detail)
     after, hop_reason = target_options(inst, evidence.image_names, options)
     detail["hop_limit_reason"] = hop_reason
     if usage.status != "clean":
         detail["override"] = "--include-in-use" if usage.status == "in-use" else "--include-unknown"
-    return Change(INSTANCE_KIND, scope, inst.instance_id, inst.metadata, after, inst.name, detail)
+    return Change(
+        INSTANCES.plan_kind, scope, inst.instance_id, inst.metadata, after, inst.name, detail
+    )
 
 
 def build_plan(
     scan: ScanResult,
     evidence: Evidence,
     options: PlanOptions,
+    created_at: datetime,
     role_name: str | None = None,
-    created_at: datetime | None = None,
 ) -> Plan:
+    """The plan for ``scan`` as of ``created_at``: the caller reads the clock, so this stays
+    pure (the same inputs always give the same plan, template markers included)."""
     changes: list[Change] = []
     held: list[Hold] = []
     exempt: list[Hold] = []
@@ -136,7 +141,6 @@ def build_plan(
             changes.append(item)
         else:
             (exempt if item.reason == "exempt" else held).append(item)
-    created_at = created_at or datetime.now(UTC)
     launch = plan_launch(scan, options, created_at)
     scan_errors = tuple((Scope(s.account_id, s.region), s.error or "") for s in scan.scope_errors)
     return Plan(

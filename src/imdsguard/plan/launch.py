@@ -7,18 +7,16 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from imdsguard.model.kinds import ACCOUNT_DEFAULTS, AMIS, KINDS, LAUNCH_TEMPLATES, Kind
 from imdsguard.model.launch import (
     AccountImdsDefaults,
-    AutoScalingGroup,
     Image,
-    LaunchConfiguration,
     LaunchTemplate,
 )
-from imdsguard.model.remediation import DEFAULTS_KIND, IMAGE_KIND, TEMPLATE_KIND, Change, Hold
+from imdsguard.model.remediation import Change, Hold
 from imdsguard.model.scan import (
     NO_PREFERENCE,
     Finding,
-    Instance,
     JSONValue,
     MetadataOptions,
     ScanResult,
@@ -76,7 +74,9 @@ def plan_template(finding: Finding, created_at: datetime, options: PlanOptions) 
     default = template.version(template.default_version)
     if default is None:
         detail: dict[str, JSONValue] = {"why": "the default version could not be read"}
-        out.held.append(Hold(TEMPLATE_KIND, scope, tid, "unreadable", template.name, detail))
+        out.held.append(
+            Hold(LAUNCH_TEMPLATES.plan_kind, scope, tid, "unreadable", template.name, detail)
+        )
         return out
     changing = finding.reason == "default-version-tokens-optional"
     if changing:
@@ -84,7 +84,9 @@ def plan_template(finding: Finding, created_at: datetime, options: PlanOptions) 
         after = replace(
             default.metadata, http_tokens="required", http_endpoint="enabled", hop_limit=hop
         )
-        change = Change(TEMPLATE_KIND, scope, tid, default.metadata, after, template.name)
+        change = Change(
+            LAUNCH_TEMPLATES.plan_kind, scope, tid, default.metadata, after, template.name
+        )
         state: dict[str, JSONValue] = {
             "default_version": template.default_version,
             "latest_version": template.latest_version,
@@ -109,18 +111,15 @@ def plan_template(finding: Finding, created_at: datetime, options: PlanOptions) 
         if changing and version.number == template.latest_version:
             action += "; groups that ask for $Latest get the new version"
         detail = {"version": version.number, "groups": list(version.used_by), "action": action}
-        out.held.append(Hold(TEMPLATE_KIND, scope, tid, "pinned-version", template.name, detail))
+        out.held.append(
+            Hold(LAUNCH_TEMPLATES.plan_kind, scope, tid, "pinned-version", template.name, detail)
+        )
     return out
 
 
-# What launches new instances, by --resources name: enforcement (HttpTokensEnforced)
-# makes every IMDSv1 launch fail, so each of them must pass before a Region is enforced.
-LAUNCHERS: tuple[tuple[str, type[object], str], ...] = (
-    ("instances", Instance, "instance(s)"),
-    ("launch-templates", LaunchTemplate, "launch template(s)"),
-    ("launch-configurations", LaunchConfiguration, "launch configuration(s)"),
-    ("auto-scaling-groups", AutoScalingGroup, "Auto Scaling group(s)"),
-)
+# What launches new instances: enforcement (HttpTokensEnforced) makes every IMDSv1 launch
+# fail, so each of them must pass before a Region is enforced.
+LAUNCHERS: tuple[Kind, ...] = tuple(k for k in KINDS if k.gates_enforcement)
 
 
 def region_not_ready(scan: ScanResult, scope: Scope, options: PlanOptions) -> str | None:
@@ -128,7 +127,7 @@ def region_not_ready(scan: ScanResult, scope: Scope, options: PlanOptions) -> st
 
     A template this same plan fixes still counts: enforce on a later plan, once it is fixed.
     """
-    unscanned = [name for name, _, _ in LAUNCHERS if name not in options.resources]
+    unscanned = [k.name for k in LAUNCHERS if k.name not in options.resources]
     if unscanned:
         kinds = ", ".join(unscanned)
         return f"{kinds} were not scanned (--resources): cannot tell if every one passes"
@@ -136,15 +135,15 @@ def region_not_ready(scan: ScanResult, scope: Scope, options: PlanOptions) -> st
     if (scope.account_id, scope.region) in errors:
         return "the Region's scan is incomplete"
     parts = []
-    for _, kind, label in LAUNCHERS:
+    for kind in LAUNCHERS:
         failing = sorted(
             f.resource_id
             for f in scan.findings
-            if f.scope == scope and isinstance(f.resource, kind) and f.status == "FAIL"
+            if f.scope == scope and isinstance(f.resource, kind.model) and f.status == "FAIL"
         )
         if failing:
             examples = ", ".join(failing[:3]) + (", ..." if len(failing) > 3 else "")
-            parts.append(f"{len(failing)} {label} ({examples})")
+            parts.append(f"{len(failing)} {kind.counted} ({examples})")
     return "still allow IMDSv1: " + "; ".join(parts) if parts else None
 
 
@@ -175,7 +174,9 @@ def plan_defaults(finding: Finding, scan: ScanResult, options: PlanOptions) -> L
             "why": f"this account cannot change them ({message})",
             "action": "an AWS Organizations declarative policy sets these defaults: change it",
         }
-        out.held.append(Hold(DEFAULTS_KIND, scope, rid, "declarative-policy", None, detail))
+        out.held.append(
+            Hold(ACCOUNT_DEFAULTS.plan_kind, scope, rid, "declarative-policy", None, detail)
+        )
         return out
     if wants_enforce:
         blocked = region_not_ready(scan, scope, options)
@@ -183,7 +184,9 @@ def plan_defaults(finding: Finding, scan: ScanResult, options: PlanOptions) -> L
             after["HttpTokensEnforced"] = "enabled"
         else:
             detail = {"why": blocked, "action": "fix what is named, then plan with --enforce"}
-            out.held.append(Hold(DEFAULTS_KIND, scope, rid, "enforce-not-ready", None, detail))
+            out.held.append(
+                Hold(ACCOUNT_DEFAULTS.plan_kind, scope, rid, "enforce-not-ready", None, detail)
+            )
     if after:
         out.changes.append(_defaults_change(scope, current, after))
     return out
@@ -204,7 +207,16 @@ def _defaults_change(
     target = replace(before, http_tokens="required", hop_limit=int(str(hop)))
     state: dict[str, JSONValue] = {"before": {k: values[k] for k in after}, "after": after}
     evidence: dict[str, JSONValue] = {"managed_by": current.managed_by}
-    return Change(DEFAULTS_KIND, scope, current.resource_id, before, target, None, evidence, state)
+    return Change(
+        ACCOUNT_DEFAULTS.plan_kind,
+        scope,
+        current.resource_id,
+        before,
+        target,
+        None,
+        evidence,
+        state,
+    )
 
 
 def plan_image(finding: Finding, options: PlanOptions) -> LaunchPlan:
@@ -217,7 +229,7 @@ def plan_image(finding: Finding, options: PlanOptions) -> LaunchPlan:
         # An AMI with ImdsSupport=v2.0 launches with tokens required and hop limit 2.
         after = MetadataOptions(http_tokens="required", hop_limit=2)
         evidence: dict[str, JSONValue] = {"irreversible": True}
-        change = Change(IMAGE_KIND, finding.scope, image.image_id, MetadataOptions(), after)
+        change = Change(AMIS.plan_kind, finding.scope, image.image_id, MetadataOptions(), after)
         out.changes.append(replace(change, name=image.name, evidence=evidence))
     elif finding.status == "FAIL":
         detail: dict[str, JSONValue] = {
@@ -225,7 +237,7 @@ def plan_image(finding: Finding, options: PlanOptions) -> LaunchPlan:
             "why": "ImdsSupport=v2.0 cannot be undone: only with --amis and a confirmation",
         }
         out.held.append(
-            Hold(IMAGE_KIND, finding.scope, image.image_id, "irreversible", image.name, detail)
+            Hold(AMIS.plan_kind, finding.scope, image.image_id, "irreversible", image.name, detail)
         )
     return out
 
@@ -237,7 +249,7 @@ def plan_launch(scan: ScanResult, options: PlanOptions, created_at: datetime) ->
         part = _plan_finding(finding, scan, options, created_at)
         out.changes += part.changes
         out.held += part.held
-    changed = frozenset(c.resource_id for c in out.changes if c.kind == TEMPLATE_KIND)
+    changed = frozenset(c.resource_id for c in out.changes if c.kind == LAUNCH_TEMPLATES.plan_kind)
     out.migrations = migrations(scan.findings, changed)
     return out
 

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast, get_args
 
 from imdsguard import __version__
 from imdsguard.errors import UsageError
-from imdsguard.model.remediation import Change, Hold, Plan, settings_from_json, settings_json
+from imdsguard.model.kinds import ACCOUNT_DEFAULTS, CHANGE_KINDS
+from imdsguard.model.remediation import (
+    Change,
+    Hold,
+    HoldReason,
+    Plan,
+    settings_from_json,
+    settings_json,
+)
 from imdsguard.model.scan import JSONValue, Scope
 
 # 1.1 added ``state`` on changes and the ``migrations`` list; 1.0 files still load.
 SCHEMA_VERSION = "1.1"
 KIND = "imdsguard-plan"
+T = TypeVar("T")
+HOLD_REASONS = frozenset(get_args(HoldReason))
 
 
 def change_json(change: Change) -> dict[str, JSONValue]:
@@ -34,16 +44,40 @@ def change_json(change: Change) -> dict[str, JSONValue]:
     return doc
 
 
+def _object(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _text(doc: Mapping[str, Any], key: str, optional: bool = False) -> str | None:
+    value = doc.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _scope(doc: Mapping[str, Any]) -> Scope:
+    return Scope(str(_text(doc, "account_id")), str(_text(doc, "region")))
+
+
 def change_from_json(doc: Mapping[str, Any]) -> Change:
+    """One change of a plan or journal; ValueError/KeyError/TypeError for anything off."""
+    doc = _object(doc, "a change")
+    kind = str(_text(doc, "kind"))
+    if kind not in CHANGE_KINDS:
+        raise ValueError(f"unknown change kind {kind!r}")
     return Change(
-        kind=str(doc["kind"]),
-        scope=Scope(str(doc["account_id"]), str(doc["region"])),
-        resource_id=str(doc["resource_id"]),
-        before=settings_from_json(doc["before"]),
-        after=settings_from_json(doc["after"]),
-        name=doc.get("name"),
-        evidence=dict(doc.get("evidence") or {}),
-        state=dict(doc.get("state") or {}),
+        kind=kind,
+        scope=_scope(doc),
+        resource_id=str(_text(doc, "resource_id")),
+        before=settings_from_json(doc["before"], unset=kind == ACCOUNT_DEFAULTS.plan_kind),
+        after=settings_from_json(doc["after"], unset=kind == ACCOUNT_DEFAULTS.plan_kind),
+        name=_text(doc, "name", optional=True),
+        evidence=dict(_object(doc.get("evidence") or {}, "evidence")),
+        state=dict(_object(doc.get("state") or {}, "state")),
     )
 
 
@@ -60,13 +94,17 @@ def hold_json(hold: Hold) -> dict[str, JSONValue]:
 
 
 def hold_from_json(doc: Mapping[str, Any]) -> Hold:
+    doc = _object(doc, "a held resource")
+    reason = doc.get("reason")
+    if reason not in HOLD_REASONS:
+        raise ValueError(f"unknown hold reason {reason!r}")
     return Hold(
-        kind=str(doc["kind"]),
-        scope=Scope(str(doc["account_id"]), str(doc["region"])),
-        resource_id=str(doc["resource_id"]),
-        reason=doc["reason"],
-        name=doc.get("name"),
-        detail=dict(doc.get("detail") or {}),
+        kind=str(_text(doc, "kind")),
+        scope=_scope(doc),
+        resource_id=str(_text(doc, "resource_id")),
+        reason=cast(HoldReason, reason),
+        name=_text(doc, "name", optional=True),
+        detail=dict(_object(doc.get("detail") or {}, "detail")),
     )
 
 
@@ -89,6 +127,31 @@ def plan_json(plan: Plan) -> dict[str, JSONValue]:
     }
 
 
+def _items(doc: Mapping[str, Any], key: str, required: bool = False) -> list[Any]:
+    if key not in doc and not required:
+        return []
+    value = doc[key]
+    if not isinstance(value, list):
+        raise ValueError(f"{key} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _read(what: str, items: list[Any], parse: Callable[[Any], T]) -> tuple[T, ...]:
+    out = []
+    for index, item in enumerate(items):
+        try:
+            out.append(parse(item))
+        except (KeyError, TypeError, ValueError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"{what}[{index}]: {detail}") from exc
+    return tuple(out)
+
+
+def _scope_error(doc: Any) -> tuple[Scope, str]:
+    doc = _object(doc, "a scope error")
+    return _scope(doc), str(_text(doc, "error"))
+
+
 def plan_from_json(doc: Mapping[str, Any]) -> Plan:
     """Rebuild a Plan; raises UsageError for anything that is not a plan we can read."""
     if doc.get("kind") != KIND:
@@ -97,21 +160,23 @@ def plan_from_json(doc: Mapping[str, Any]) -> Plan:
     if major != SCHEMA_VERSION.split(".", maxsplit=1)[0]:
         raise UsageError(f"unsupported plan schema_version {doc.get('schema_version')!r}")
     try:
+        lookback = doc["lookback_days"]
+        if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1:
+            raise ValueError(f"lookback_days must be a positive integer, got {lookback!r}")
         plan = Plan(
-            created_at=datetime.fromisoformat(doc["created_at"]),
-            lookback_days=int(doc["lookback_days"]),
-            changes=tuple(change_from_json(c) for c in doc["changes"]),
-            held=tuple(hold_from_json(h) for h in doc.get("held", [])),
-            exempt=tuple(hold_from_json(h) for h in doc.get("exempt", [])),
-            scope_errors=tuple(
-                (Scope(e["account_id"], e["region"]), str(e["error"]))
-                for e in doc.get("scope_errors", [])
-            ),
-            role_name=doc.get("role_name"),
-            migrations=tuple(hold_from_json(h) for h in doc.get("migrations", [])),
+            created_at=datetime.fromisoformat(str(_text(doc, "created_at"))),
+            lookback_days=lookback,
+            changes=_read("changes", _items(doc, "changes", required=True), change_from_json),
+            held=_read("held", _items(doc, "held"), hold_from_json),
+            exempt=_read("exempt", _items(doc, "exempt"), hold_from_json),
+            scope_errors=_read("scope_errors", _items(doc, "scope_errors"), _scope_error),
+            role_name=_text(doc, "role_name", optional=True),
+            migrations=_read("migrations", _items(doc, "migrations"), hold_from_json),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"malformed plan file: {type(exc).__name__}: {exc}") from exc
+    except KeyError as exc:
+        raise UsageError(f"malformed plan file: missing {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"malformed plan file: {exc}") from exc
     keys = [c.key for c in plan.changes]
     if len(keys) != len(set(keys)):
         # Two workers on one resource would write it twice and journal two intents.
@@ -130,8 +195,12 @@ def load(path: str) -> Plan:
             doc = json.load(handle)
     except OSError as exc:
         raise UsageError(f"cannot read plan {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"plan {path} is not UTF-8 text (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise UsageError(f"plan {path} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise UsageError(f"plan {path} is nested too deeply to be a plan") from None
     if not isinstance(doc, dict):
         raise UsageError(f"plan {path} is not a JSON object")
     return plan_from_json(doc)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from imdsguard.aws.session import SessionFactory
 from imdsguard.errors import AwsError
-from imdsguard.model.remediation import IMAGE_KIND, Change, ChangeResult, RunResult, same_settings
+from imdsguard.model.kinds import AMIS
+from imdsguard.model.remediation import Change, ChangeResult, RunResult, same_settings
 from imdsguard.options import ApplyOptions
 from imdsguard.progress import ProgressSink
 from imdsguard.remediate.appliers import steps_for
@@ -57,7 +58,7 @@ def run_rollback(
     alone
     and the result says so.
     """
-    changes = [c for c in state.intents.values() if c.kind != IMAGE_KIND]
+    changes = [c for c in state.intents.values() if c.kind != AMIS.plan_kind]
     images = len(state.intents) - len(changes)
     engine = Engine(
         factory,

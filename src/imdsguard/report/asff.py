@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from imdsguard.model.kinds import LAUNCH_CONFIGURATIONS, LAUNCH_TEMPLATES
 from imdsguard.model.launch import LaunchTemplate
 from imdsguard.model.scan import (
     ALL_REGIONS,
@@ -78,11 +79,11 @@ def details(f: Finding) -> dict[str, JSONValue]:
             "MetadataOptions": options,
         }
         return {"AwsEc2Instance": {k: v for k, v in fields.items() if v is not None}}
-    if f.resource_type == compliance.LAUNCH_TEMPLATE:
+    if f.resource_type == LAUNCH_TEMPLATES.resource_type:
         template: dict[str, JSONValue] = {"Id": f.resource_id, "LaunchTemplateName": f.name}
         template["LaunchTemplateData"] = {"MetadataOptions": options}
         return {"AwsEc2LaunchTemplate": {k: v for k, v in template.items() if v is not None}}
-    if f.resource_type == compliance.LAUNCH_CONFIGURATION:
+    if f.resource_type == LAUNCH_CONFIGURATIONS.resource_type:
         known = {k: v for k, v in options.items() if k in LAUNCH_CONFIG_OPTIONS}
         config: dict[str, JSONValue] = {
             "LaunchConfigurationName": f.name or f.resource_id,

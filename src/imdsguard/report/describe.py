@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from imdsguard.model.kinds import BY_TYPE, KINDS, LAUNCH_GUIDE
 from imdsguard.model.scan import ALL_REGIONS, Finding, ScopeOutcome
 from imdsguard.report.details import details
-from imdsguard.rules import compliance as c
-
-# Where a reader learns how to fix each kind; the AWS user guide page for the setting.
-_IMDS_GUIDE = (
-    "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-IMDS-existing-instances.html"
-)
-_NEW_GUIDE = (
-    "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-IMDS-new-instances.html"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,55 +17,15 @@ class KindText:
     url: str
 
 
-KINDS: dict[str, KindText] = {
-    c.INSTANCE: KindText(
-        "EC2 instance",
-        "EC2 instances should use IMDSv2",
-        "Set HttpTokens=required (imdsguard fix, or ModifyInstanceMetadataOptions) once "
-        "MetadataNoToken shows no IMDSv1 callers; no reboot is needed.",
-        _IMDS_GUIDE,
-    ),
-    c.LAUNCH_TEMPLATE: KindText(
-        "launch template",
-        "EC2 launch templates should require IMDSv2",
-        "Create a launch template version with MetadataOptions.HttpTokens=required and make "
-        "it the default version.",
-        _NEW_GUIDE,
-    ),
-    c.LAUNCH_CONFIGURATION: KindText(
-        "launch configuration",
-        "Auto Scaling launch configurations should require IMDSv2",
-        "Launch configurations cannot be changed: move the Auto Scaling group to a launch "
-        "template that requires IMDSv2.",
-        _NEW_GUIDE,
-    ),
-    c.AUTO_SCALING_GROUP: KindText(
-        "Auto Scaling group",
-        "Auto Scaling groups should launch instances that require IMDSv2",
-        "Point the group at a launch template version that requires IMDSv2.",
-        _NEW_GUIDE,
-    ),
-    c.IMAGE: KindText(
-        "AMI",
-        "AMIs should be registered with ImdsSupport v2.0",
-        "Set ImdsSupport=v2.0 with ModifyImageAttribute (irreversible) once the software in "
-        "the image uses IMDSv2.",
-        _NEW_GUIDE,
-    ),
-    c.ACCOUNT_DEFAULTS: KindText(
-        "account IMDS defaults",
-        "Account-level IMDS defaults should require IMDSv2",
-        "Set the Region's account defaults with ModifyInstanceMetadataDefaults "
-        "HttpTokens=required, then consider HttpTokensEnforced.",
-        _NEW_GUIDE,
-    ),
+KIND_TEXTS: dict[str, KindText] = {
+    k.resource_type: KindText(k.noun, k.title, k.remediation, k.guide) for k in KINDS
 }
 
 _GENERIC = KindText(
     "resource",
     "Resources should require IMDSv2",
     "Require IMDSv2 (HttpTokens=required) for this resource.",
-    _NEW_GUIDE,
+    LAUNCH_GUIDE,
 )
 
 SCOPE_ERROR_TITLE = "Account or Region could not be audited"
@@ -84,7 +36,7 @@ SCOPE_ERROR_REMEDIATION = (
 
 
 def kind(resource_type: str) -> KindText:
-    return KINDS.get(resource_type, _GENERIC)
+    return KIND_TEXTS.get(resource_type, _GENERIC)
 
 
 def short_type(resource_type: str) -> str:
@@ -113,14 +65,10 @@ def scope_label(outcome: ScopeOutcome) -> str:
 
 def resource_arn(finding: Finding, partition: str = "aws") -> str:
     """The resource's ARN where AWS defines one; otherwise an account-scoped identifier."""
-    s, rid, kind_ = finding.scope, finding.resource_id, finding.resource_type
-    ec2 = f"arn:{partition}:ec2:{s.region}:{s.account_id}"
-    asg = f"arn:{partition}:autoscaling:{s.region}:{s.account_id}"
-    arns = {
-        c.INSTANCE: f"{ec2}:instance/{rid}",
-        c.LAUNCH_TEMPLATE: f"{ec2}:launch-template/{rid}",
-        c.IMAGE: f"arn:{partition}:ec2:{s.region}::image/{rid}",
-        c.LAUNCH_CONFIGURATION: f"{asg}:launchConfiguration:*:launchConfigurationName/{rid}",
-        c.AUTO_SCALING_GROUP: f"{asg}:autoScalingGroup:*:autoScalingGroupName/{rid}",
-    }
-    return arns.get(kind_, f"AWS::::Account:{s.account_id}")
+    s = finding.scope
+    kind_ = BY_TYPE.get(finding.resource_type)
+    if kind_ is None or kind_.arn is None:
+        return f"AWS::::Account:{s.account_id}"
+    return kind_.arn.format(
+        partition=partition, region=s.region, account=s.account_id, id=finding.resource_id
+    )

@@ -1,4 +1,4 @@
-"""One self-contained HTML page: cards, pass/fail chart, sortable findings, extra sections."""
+"""One self-contained HTML page: cards, pass/fail chart, sortable findings."""
 
 from __future__ import annotations
 
@@ -16,16 +16,6 @@ from imdsguard.rules import compliance
 SEVERITY_RANK = {"Critical": 5, "High": 4, "Medium": 3, "Low": 2, "Informational": 1}
 STATUS_RANK = {"FAIL": 3, "INFO": 2, "PASS": 1}
 BAR_WIDTH = 360  # px of the longest bar in the chart
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    """Optional extra table, e.g. the held and exempt lists when a plan is shown."""
-
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +70,7 @@ def _row(f: Finding, framework: str | None) -> dict[str, object]:
     }
 
 
-def format(result: ScanResult, sections: Sequence[Section] = ()) -> str:
-    """``sections`` are optional extra tables (held, exempt ...); the page is the same without."""
+def format(result: ScanResult) -> str:
     findings = sorted(
         result.findings, key=lambda f: (-STATUS_RANK[f.status], f.scope, f.resource_id)
     )
@@ -100,5 +89,4 @@ def format(result: ScanResult, sections: Sequence[Section] = ()) -> str:
         charts=[("per account", by_account), ("per Region", by_region)],
         longest=longest,
         rows=[_row(f, result.framework) for f in findings],
-        sections=sections,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from imdsguard.model.kinds import Severity
 from imdsguard.model.scan import Finding, JSONValue, ScanResult, ScopeOutcome
 from imdsguard.report import describe
 from imdsguard.rules import compliance
@@ -26,7 +27,7 @@ def _ms(moment: datetime) -> int:
 
 
 def _envelope(
-    result: ScanResult, uid: str, severity: compliance.Severity, account: str, region: str
+    result: ScanResult, uid: str, severity: Severity, account: str, region: str
 ) -> dict[str, JSONValue]:
     """The base-event, finding and cloud-profile attributes every event carries."""
     return {

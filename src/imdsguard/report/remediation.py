@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from imdsguard.model.remediation import (
-    DEFAULTS_KIND,
-    IMAGE_KIND,
-    TEMPLATE_KIND,
-    Change,
-    Hold,
-    Plan,
-    RunResult,
-)
+from imdsguard.model.kinds import ACCOUNT_DEFAULTS, AMIS, LAUNCH_TEMPLATES
+from imdsguard.model.remediation import Change, Hold, Plan, RunResult
 from imdsguard.model.scan import JSONValue, Scope
 
 
@@ -31,9 +23,9 @@ def _detail(detail: dict[str, JSONValue]) -> str:
 
 def _what(c: Change) -> str:
     """The change in the words of its kind's API."""
-    if c.kind == IMAGE_KIND:
+    if c.kind == AMIS.plan_kind:
         return "ImdsSupport unset -> v2.0 (IRREVERSIBLE)"
-    if c.kind == DEFAULTS_KIND:
+    if c.kind == ACCOUNT_DEFAULTS.plan_kind:
         before, after = c.state.get("before"), c.state.get("after")
         if isinstance(before, dict) and isinstance(after, dict):
             names = {"HttpTokens": "tokens", "HttpTokensEnforced": "enforced"}
@@ -44,7 +36,7 @@ def _what(c: Change) -> str:
 
 
 def _hops(c: Change) -> str:
-    if c.kind == IMAGE_KIND:
+    if c.kind == AMIS.plan_kind:
         return ""
     before = "unset" if c.before.hop_limit == -1 else str(c.before.hop_limit)
     after = "unset" if c.after.hop_limit == -1 else str(c.after.hop_limit)
@@ -53,7 +45,7 @@ def _hops(c: Change) -> str:
 
 def _why(c: Change) -> str:
     why = str(c.evidence.get("hop_limit_reason", ""))
-    if c.kind == TEMPLATE_KIND:
+    if c.kind == LAUNCH_TEMPLATES.plan_kind:
         why = f"new version from v{c.state.get('default_version')}, made default; hops {why}"
     if "override" in c.evidence:
         why += f"; {c.evidence['override']}"
@@ -163,11 +155,3 @@ def run_renderable(result: RunResult, verb: str) -> RenderableType:
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing"
     parts.append(Text(f"{verb.capitalize()}: {summary}; {len(result.held)} held", style="bold"))
     return Group(*parts)
-
-
-def to_text(renderable: RenderableType, width: int = 160) -> str:
-    buffer = io.StringIO()
-    Console(
-        markup=False, highlight=False, file=buffer, width=width, no_color=True, color_system=None
-    ).print(renderable)
-    return buffer.getvalue()

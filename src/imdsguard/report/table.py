@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from imdsguard.model.kinds import KINDS
 from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult
 from imdsguard.report import describe
 from imdsguard.rules import compliance
@@ -19,14 +20,7 @@ STATUS_ORDER = {"FAIL": 0, "INFO": 1, "PASS": 2}
 STATUS_STYLE = {"FAIL": "bold red", "INFO": "yellow", "PASS": "green"}
 SEVERITY_ORDER = {"Critical": 0, "High": 1, "Medium": 2, "Low": 3, "Informational": 4}
 # Short names keep the Type column narrow enough that nothing else wraps.
-SHORT_TYPES = {
-    compliance.INSTANCE: "Instance",
-    compliance.LAUNCH_TEMPLATE: "LaunchTemplate",
-    compliance.LAUNCH_CONFIGURATION: "LaunchConfig",
-    compliance.AUTO_SCALING_GROUP: "ASG",
-    compliance.IMAGE: "AMI",
-    compliance.ACCOUNT_DEFAULTS: "AccountDefaults",
-}
+SHORT_TYPES = {k.resource_type: k.label for k in KINDS}
 
 
 def _order(f: Finding) -> tuple[int, int, object, str, str]:

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from imdsguard.errors import UsageError
-from imdsguard.model.scan import ScanResult
-
-Severity = Literal["Critical", "High", "Medium", "Low", "Informational"]
-
-INSTANCE = "AwsEc2Instance"
-LAUNCH_TEMPLATE = "AwsEc2LaunchTemplate"
-LAUNCH_CONFIGURATION = "AwsAutoScalingLaunchConfiguration"
-AUTO_SCALING_GROUP = "AwsAutoScalingAutoScalingGroup"
-IMAGE = "AwsEc2Image"
-ACCOUNT_DEFAULTS = "AwsEc2AccountImdsDefaults"
-
-ALL_KINDS = (
-    INSTANCE,
-    LAUNCH_TEMPLATE,
-    LAUNCH_CONFIGURATION,
-    AUTO_SCALING_GROUP,
-    IMAGE,
-    ACCOUNT_DEFAULTS,
+from imdsguard.model.kinds import (
+    BY_TYPE,
+    INSTANCES,
+    KINDS,
+    LAUNCH_CONFIGURATIONS,
+    LAUNCH_TEMPLATES,
+    RESOURCE_NAMES,
+    Severity,
 )
-
-# The resource type each --resources kind yields (options.RESOURCE_KINDS, same order).
-KIND_TYPES: dict[str, str] = {
-    "instances": INSTANCE,
-    "launch-templates": LAUNCH_TEMPLATE,
-    "launch-configurations": LAUNCH_CONFIGURATION,
-    "auto-scaling-groups": AUTO_SCALING_GROUP,
-    "amis": IMAGE,
-    "account-defaults": ACCOUNT_DEFAULTS,
-}
+from imdsguard.model.scan import ScanResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,39 +71,31 @@ _CIS_INSTANCE = {
     "cis-7.0": "6.7",
 }
 # FSBP has one control per configuration artefact; ASGs, AMIs and account defaults have none.
-_FSBP = {INSTANCE: "EC2.8", LAUNCH_TEMPLATE: "EC2.170", LAUNCH_CONFIGURATION: "AutoScaling.3"}
+_FSBP = {
+    INSTANCES.resource_type: "EC2.8",
+    LAUNCH_TEMPLATES.resource_type: "EC2.170",
+    LAUNCH_CONFIGURATIONS.resource_type: "AutoScaling.3",
+}
 # Security Hub maps EC2.8 to AC-3 and AC-6; CM-7 b is the CIS audit file's own reference.
 # Every kind here decides whether IMDSv1 is reachable, so they all evidence the same controls.
 _NIST = ("AC-3", "AC-6", "CM-7 b")
 _PCI = ("2.2.6",)
 
-# Instance, template and launch configuration follow FSBP. The rest are our choice:
-# an ASG keeps launching what its template says (between Low and High), account defaults
-# decide every launch that sets nothing itself, and an AMI flag only sets a default that
-# any template or launch parameter overrides.
-SEVERITY: dict[str, Severity] = {
-    INSTANCE: "High",
-    LAUNCH_TEMPLATE: "Low",
-    LAUNCH_CONFIGURATION: "High",
-    AUTO_SCALING_GROUP: "Medium",
-    ACCOUNT_DEFAULTS: "Medium",
-    IMAGE: "Low",
-}
-
 
 def severity(resource_type: str) -> Severity:
     """The control's severity for a resource kind; unknown kinds are Medium, not silent."""
-    return SEVERITY.get(resource_type, "Medium")
+    kind = BY_TYPE.get(resource_type)
+    return kind.severity if kind else "Medium"
 
 
 def controls(resource_type: str) -> tuple[Control, ...]:
     """Every framework control that a finding on this kind gives evidence for, in order."""
     found: list[Control] = []
-    if resource_type == INSTANCE:
+    if resource_type == INSTANCES.resource_type:
         found += [Control(FRAMEWORKS[f], c) for f, c in _CIS_INSTANCE.items()]
     if resource_type in _FSBP:
         found.append(Control(FRAMEWORKS["fsbp"], _FSBP[resource_type]))
-    if resource_type in ALL_KINDS:
+    if resource_type in BY_TYPE:
         found += [Control(FRAMEWORKS["nist-800-53"], c) for c in _NIST]
         found += [Control(FRAMEWORKS["pci-4.0.1"], c) for c in _PCI]
     return tuple(found)
@@ -161,7 +133,7 @@ def title(result: ScanResult) -> str:
 
 def required_kinds(framework_id: str) -> tuple[str, ...]:
     """The --resources kinds whose findings give evidence for the framework's controls."""
-    return tuple(k for k, t in KIND_TYPES.items() if controls_in(t, framework_id))
+    return tuple(k.name for k in KINDS if controls_in(k.resource_type, framework_id))
 
 
 def require_kinds(framework_id: str, kinds: Sequence[str] | None) -> None:
@@ -179,7 +151,7 @@ def require_kinds(framework_id: str, kinds: Sequence[str] | None) -> None:
         )
     missing = [k for k in needed if k not in kinds]
     if missing:
-        wanted = ",".join(k for k in KIND_TYPES if k in kinds or k in missing)
+        wanted = ",".join(k for k in RESOURCE_NAMES if k in kinds or k in missing)
         raise UsageError(
             f"--compliance {framework_id} needs {', '.join(missing)} scanned, which "
             f"--resources leaves out; use --resources {wanted}"

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 from imdsguard.aws import account_defaults as account_write
 from imdsguard.aws.account_defaults import get_account_defaults
 from imdsguard.errors import AwsError
+from imdsguard.model.kinds import ACCOUNT_DEFAULTS
 from imdsguard.model.launch import AccountImdsDefaults
-from imdsguard.model.remediation import DEFAULTS_KIND, Change, ChangeResult
+from imdsguard.model.remediation import Change, ChangeResult
 from imdsguard.model.scan import JSONValue, MetadataOptions
 from imdsguard.plan.launch import defaults_api_values
 from imdsguard.plan.planfile import change_json
@@ -44,7 +45,7 @@ def _read(ctx: StepContext) -> AccountImdsDefaults:
 
 
 def _write(ctx: StepContext, fields: Mapping[str, JSONValue]) -> None:
-    bucket = ctx.bucket_for(DEFAULTS_KIND, CAPACITY, REFILL)
+    bucket = ctx.bucket_for(ACCOUNT_DEFAULTS.plan_kind, CAPACITY, REFILL)
     ctx.paced(lambda: account_write.modify_defaults(ctx.clients.ec2, fields), bucket)
 
 
@@ -113,4 +114,4 @@ def dry_run(clients: ScopeClients, _resource_id: str, options: MetadataOptions) 
     account_write.modify_defaults(clients.ec2, {"HttpTokens": options.http_tokens}, dry_run=True)
 
 
-register(DEFAULTS_KIND, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))
+register(ACCOUNT_DEFAULTS.plan_kind, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))

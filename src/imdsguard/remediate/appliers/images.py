@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from imdsguard.aws import images as account_write
 from imdsguard.errors import AwsError
-from imdsguard.model.remediation import IMAGE_KIND, Change, ChangeResult
+from imdsguard.model.kinds import AMIS
+from imdsguard.model.remediation import Change, ChangeResult
 from imdsguard.model.scan import MetadataOptions
 from imdsguard.plan.planfile import change_json
 from imdsguard.remediate.appliers import ScopeClients, StepApplier, register
@@ -36,7 +37,7 @@ def apply(ctx: StepContext, change: Change, resumed: bool) -> ChangeResult:
             return ChangeResult(change, "applied", "written by the interrupted run")
         return ChangeResult(change, "skipped", "already compliant")
     ctx.journal.append("intent", key=change.key, change=change_json(change))
-    bucket = ctx.bucket_for(IMAGE_KIND, CAPACITY, REFILL)
+    bucket = ctx.bucket_for(AMIS.plan_kind, CAPACITY, REFILL)
     try:
         ctx.paced(lambda: account_write.require_imdsv2(ctx.clients.ec2, change.resource_id), bucket)
     except AwsError as exc:
@@ -58,4 +59,4 @@ def dry_run(clients: ScopeClients, image_id: str, _options: MetadataOptions) -> 
     account_write.check_image_permission(clients.ec2, image_id)
 
 
-register(IMAGE_KIND, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))
+register(AMIS.plan_kind, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))

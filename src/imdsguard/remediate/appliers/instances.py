@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from imdsguard.aws import instances as ec2
 from imdsguard.aws import instances as ec2_modify
-from imdsguard.model.remediation import INSTANCE_KIND
+from imdsguard.model.kinds import INSTANCES
 from imdsguard.model.scan import Instance, MetadataOptions
 from imdsguard.remediate.appliers import Applier, Observed, ScopeClients, register
 
@@ -41,4 +41,4 @@ def dry_run(clients: ScopeClients, instance_id: str, options: MetadataOptions) -
     ec2_modify.check_modify_permission(clients.ec2, instance_id, options)
 
 
-register(INSTANCE_KIND, Applier(read=read, read_many=read_many, write=write, dry_run=dry_run))
+register(INSTANCES.plan_kind, Applier(read=read, read_many=read_many, write=write, dry_run=dry_run))

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from imdsguard.aws import launch_templates as template_write
 from imdsguard.aws.instances import parse_metadata_options
 from imdsguard.errors import AwsError
+from imdsguard.model.kinds import LAUNCH_TEMPLATES
 from imdsguard.model.launch import TemplateSummary
-from imdsguard.model.remediation import TEMPLATE_KIND, Change, ChangeResult, same_settings
+from imdsguard.model.remediation import Change, ChangeResult, same_settings
 from imdsguard.model.scan import MetadataOptions
 from imdsguard.plan.planfile import change_json
 from imdsguard.remediate.appliers import ScopeClients, StepApplier, register
@@ -31,7 +32,7 @@ CAPACITY, REFILL = 100.0, 5.0
 
 
 def _bucket(ctx: StepContext) -> TokenBucket:
-    return ctx.bucket_for(TEMPLATE_KIND, CAPACITY, REFILL)
+    return ctx.bucket_for(LAUNCH_TEMPLATES.plan_kind, CAPACITY, REFILL)
 
 
 def _planned(change: Change, name: str) -> int:
@@ -166,4 +167,4 @@ def dry_run(clients: ScopeClients, template_id: str, _options: MetadataOptions) 
     template_write.set_default(clients.ec2, template_id, template.default_version, dry_run=True)
 
 
-register(TEMPLATE_KIND, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))
+register(LAUNCH_TEMPLATES.plan_kind, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))

@@ -24,12 +24,12 @@ from pathlib import Path
 # The test suite's fault proxy is the rate limiter: one implementation of EC2's bucket.
 from tests.faultproxy import FaultProxy, rate_limit
 
-from imdsguard.aws import ec2_modify
+from imdsguard.aws.instances import modify_metadata_options
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.demo.server import emulator
 from imdsguard.errors import AwsError
 from imdsguard.model.remediation import Plan, Usage
-from imdsguard.options import ApplyOptions, AwsOptions, EvaluationOptions, PlanOptions, ScopeOptions
+from imdsguard.options import ApplyOptions, EvaluationOptions, PlanOptions, ScopeOptions
 from imdsguard.plan.build import Evidence, build_plan
 from imdsguard.progress import progress_sink
 from imdsguard.remediate.apply import run_apply
@@ -45,7 +45,7 @@ def seed(url: str, instances: int, regions: tuple[str, ...]) -> None:
     """Reset moto and launch ``instances`` spread over ``regions``, all tokens optional."""
     reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
     urllib.request.urlopen(reset, timeout=60).read()
-    factory = SessionFactory(AwsOptions(endpoint_url=url))
+    factory = SessionFactory(endpoint_url=url)
     for index, region in enumerate(regions):
         count = instances // len(regions) + (index < instances % len(regions))
         client = factory.ec2(None, region)
@@ -57,7 +57,7 @@ def seed(url: str, instances: int, regions: tuple[str, ...]) -> None:
 
 def make_plan(url: str, regions: tuple[str, ...]) -> Plan:
     """Every instance is a clean candidate: this benchmark measures apply, not planning."""
-    factory = SessionFactory(AwsOptions(endpoint_url=url))
+    factory = SessionFactory(endpoint_url=url)
     scan = run_scan(factory, ScopeOptions(regions=regions), EvaluationOptions())
     usage = {(f.scope, f.resource_id): Usage("clean", 0.0, 1) for f in scan.findings}
     return build_plan(scan, Evidence(usage, {}), PlanOptions(), datetime.now(UTC))
@@ -71,7 +71,7 @@ def ideal_seconds(plan: Plan, capacity: float, refill: float) -> float:
 def run_ours(url: str, plan: Plan, capacity: float, refill: float) -> dict[str, float]:
     with FaultProxy(url) as proxy, tempfile.TemporaryDirectory() as tmp:
         proxy.rules.append(rate_limit(MODIFY, capacity, refill))
-        factory = SessionFactory(AwsOptions(endpoint_url=proxy.url))
+        factory = SessionFactory(endpoint_url=proxy.url)
         journal = Journal.create(Path(tmp) / "bench.jsonl", plan)
         options = ApplyOptions(capacity=capacity, refill_per_second=refill)
         start = time.perf_counter()
@@ -94,7 +94,7 @@ def run_baseline(url: str, plan: Plan, capacity: float, refill: float) -> dict[s
     """The naive loop: one modify at a time in plan order, botocore retries only."""
     with FaultProxy(url) as proxy:
         proxy.rules.append(rate_limit(MODIFY, capacity, refill))
-        factory = SessionFactory(AwsOptions(endpoint_url=proxy.url))
+        factory = SessionFactory(endpoint_url=proxy.url)
         clients = {
             r: factory.ec2(AccountAccess(c.scope.account_id), r)
             for c in plan.changes
@@ -104,7 +104,7 @@ def run_baseline(url: str, plan: Plan, capacity: float, refill: float) -> dict[s
         start = time.perf_counter()
         for change in plan.changes:
             try:
-                ec2_modify.modify_metadata_options(
+                modify_metadata_options(
                     clients[change.scope.region], change.resource_id, change.after
                 )
             except AwsError:

@@ -7,16 +7,20 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.cli import main
 from imdsguard.demo.fleet import Group, seed_scope
 from imdsguard.demo.server import emulator, isolate_environment
-from imdsguard.options import AwsOptions
 from tests.faultproxy import FaultProxy
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 # Fake credentials before anything can build a client: nothing may reach real AWS.
 isolate_environment()
@@ -47,8 +51,17 @@ def moto_url(moto_server: str) -> str:
 
 
 @pytest.fixture
+def ec2() -> Iterator[tuple[EC2Client, Stubber]]:
+    """An EC2 client answered by botocore's Stubber (real model shapes, no server)."""
+    client: EC2Client = boto3.client("ec2", region_name="eu-west-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
 def factory(moto_url: str) -> SessionFactory:
-    return SessionFactory(AwsOptions(endpoint_url=moto_url, max_attempts=3))
+    return SessionFactory(endpoint_url=moto_url, max_attempts=3)
 
 
 @pytest.fixture
@@ -59,7 +72,7 @@ def proxy(moto_url: str) -> Iterator[FaultProxy]:
 
 @pytest.fixture
 def proxied_factory(proxy: FaultProxy) -> SessionFactory:
-    return SessionFactory(AwsOptions(endpoint_url=proxy.url, max_attempts=3))
+    return SessionFactory(endpoint_url=proxy.url, max_attempts=3)
 
 
 def own(factory: SessionFactory) -> AccountAccess:

@@ -14,7 +14,7 @@ from tests.conftest import CliResult, own
 
 def options_of(factory: SessionFactory, region: str) -> dict[str, dict[str, JSONValue]]:
     """Instance id -> every setting we change, straight from DescribeInstances."""
-    from imdsguard.aws.ec2 import get_instances
+    from imdsguard.aws.instances import get_instances
 
     client = factory.ec2(own(factory), region)
     return {i.instance_id: settings_json(i.metadata) for i in get_instances(client)}

@@ -18,6 +18,7 @@ from imdsguard.model.launch import (
 from imdsguard.model.scan import (
     ALL_REGIONS,
     Finding,
+    HttpTokens,
     Instance,
     MetadataOptions,
     Resource,
@@ -34,7 +35,7 @@ B = "222222222222"
 C = "333333333333"
 
 
-def instance(iid: str, tokens: str, name: str | None = None, **kw: object) -> Instance:
+def instance(iid: str, tokens: HttpTokens, name: str | None = None, **kw: object) -> Instance:
     return Instance(
         instance_id=iid,
         instance_state=str(kw.get("state", "running")),

@@ -6,34 +6,23 @@ response shapes our parse_* functions read, for calls moto lacks or gets wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 
-from imdsguard.aws.ec2 import get_account_defaults, parse_account_defaults
-from imdsguard.aws.launch import (
+from imdsguard.aws.account_defaults import get_account_defaults, parse_account_defaults
+from imdsguard.aws.autoscaling import parse_group, parse_launch_configuration
+from imdsguard.aws.launch_templates import (
     get_launch_templates,
     get_template_versions,
-    parse_group,
-    parse_launch_configuration,
     parse_template_version,
 )
 from imdsguard.errors import AwsError
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-
-
-@pytest.fixture
-def ec2() -> Iterator[tuple[EC2Client, Stubber]]:
-    client: EC2Client = boto3.client("ec2", region_name="eu-west-1")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 # --- account defaults: moto has no Get/ModifyInstanceMetadataDefaults (HTTP 500) ---

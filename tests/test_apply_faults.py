@@ -8,7 +8,7 @@ from pathlib import Path
 
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
-from imdsguard.options import ApplyOptions, AwsOptions
+from imdsguard.options import ApplyOptions
 from imdsguard.plan.planfile import load
 from imdsguard.progress import Silent
 from imdsguard.remediate.apply import run_apply
@@ -285,7 +285,7 @@ def test_throttled_permission_probes_are_waited_out_not_taken_for_denial(
 
     proxy.rules += [throttle_dry_runs, answer_dry_runs()]
     # No botocore retries: every throttled probe reaches imdsguard, which must wait it out.
-    impatient = SessionFactory(AwsOptions(endpoint_url=proxy.url, max_attempts=1))
+    impatient = SessionFactory(endpoint_url=proxy.url, max_attempts=1)
     journal = Journal.create(tmp_path / "j.jsonl", load(str(plan)))
     try:
         result = run_apply(

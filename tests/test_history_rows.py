@@ -9,14 +9,22 @@ from datetime import UTC, datetime
 import pytest
 
 from imdsguard.history.rows import FindingRow, ScopeRow, scan_rows, scope_description
-from imdsguard.model.scan import Finding, Instance, MetadataOptions, ScanResult, Scope, ScopeOutcome
+from imdsguard.model.scan import (
+    Finding,
+    HttpTokens,
+    Instance,
+    MetadataOptions,
+    ScanResult,
+    Scope,
+    ScopeOutcome,
+)
 from imdsguard.options import AwsOptions, ScopeOptions
 
 SCOPE = Scope("111111111111", "eu-west-1")
 LAUNCHED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def instance(instance_id: str, tokens: str) -> Instance:
+def instance(instance_id: str, tokens: HttpTokens) -> Instance:
     return Instance(
         instance_id,
         "running",

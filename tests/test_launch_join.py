@@ -7,22 +7,26 @@ from imdsguard.collect.launch import (
     LAUNCH_CONFIGURATIONS,
     LAUNCH_KINDS,
     LAUNCH_TEMPLATES,
-    GroupRecord,
     LaunchInventory,
-    TemplateRef,
-    TemplateSummary,
-    VersionRecord,
     build_resources,
     versions_to_read,
 )
-from imdsguard.model.launch import AutoScalingGroup, LaunchConfiguration, LaunchTemplate
-from imdsguard.model.scan import MetadataOptions
+from imdsguard.model.launch import (
+    AutoScalingGroup,
+    GroupRecord,
+    LaunchConfiguration,
+    LaunchTemplate,
+    TemplateRef,
+    TemplateSummary,
+    VersionRecord,
+)
+from imdsguard.model.scan import HttpTokens, MetadataOptions
 
 WEB = TemplateSummary("lt-web", "web", default_version=1, latest_version=3)
 API = TemplateSummary("lt-api", "api", default_version=2, latest_version=2)
 
 
-def record(template_id: str, number: int, tokens: str) -> VersionRecord:
+def record(template_id: str, number: int, tokens: HttpTokens) -> VersionRecord:
     return VersionRecord(template_id, number, MetadataOptions(http_tokens=tokens), True)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imdsguard.aws.ec2 import get_account_defaults
+from imdsguard.aws.account_defaults import get_account_defaults
 from imdsguard.aws.session import SessionFactory
 from tests.conftest import own
 

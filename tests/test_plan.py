@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 import pytest
 
 from imdsguard.model.remediation import Change, Hold, Usage
-from imdsguard.model.scan import Finding, Instance, MetadataOptions, ScanResult, Scope, ScopeOutcome
+from imdsguard.model.scan import (
+    Finding,
+    HttpTokens,
+    Instance,
+    MetadataOptions,
+    ScanResult,
+    Scope,
+    ScopeOutcome,
+    Switch,
+)
 from imdsguard.options import PlanOptions
 from imdsguard.plan.build import Evidence, build_plan, container_signal
 
@@ -20,8 +29,8 @@ UNKNOWN = Usage("unknown", error="no data points in the window")
 
 def instance(
     *,
-    tokens: str = "optional",
-    endpoint: str = "enabled",
+    tokens: HttpTokens = "optional",
+    endpoint: Switch = "enabled",
     hops: int = 1,
     state: str = "running",
     tags: dict[str, str] | None = None,

@@ -6,8 +6,17 @@ import itertools
 
 import pytest
 
-from imdsguard.aws.ec2 import parse_instance, parse_metadata_options
-from imdsguard.model.scan import Finding, Instance, MetadataOptions, Scope
+from imdsguard.aws.instances import parse_instance, parse_metadata_options
+from imdsguard.model.scan import (
+    Finding,
+    HttpTokens,
+    ImdsDisabledPolicy,
+    Instance,
+    MetadataOptions,
+    MetadataState,
+    Scope,
+    Switch,
+)
 from imdsguard.options import EvaluationOptions
 from imdsguard.rules import evaluate
 
@@ -20,7 +29,8 @@ GONE_STATES = ("shutting-down", "terminated")
 # State, --imds-disabled) -> (status, reason). A pending change means the previous settings
 # are still in force, so neither required tokens nor a disabled endpoint passes until it is
 # applied; but a setting that allows IMDSv1 fails as tokens-optional whatever its State.
-VERDICTS = [
+Row = tuple[HttpTokens, Switch, MetadataState, ImdsDisabledPolicy, str, str]
+VERDICTS: list[Row] = [
     ("optional", "enabled", "applied", "pass", "FAIL", "tokens-optional"),
     ("optional", "enabled", "applied", "fail", "FAIL", "tokens-optional"),
     ("optional", "enabled", "pending", "pass", "FAIL", "tokens-optional"),
@@ -48,17 +58,23 @@ def test_the_verdict_table_covers_every_combination_once() -> None:
     assert sorted(SETTINGS) == sorted(every)
 
 
-def judge(state: str, tokens: str, endpoint: str, md_state: str, policy: str) -> Finding | None:
+def judge(
+    state: str,
+    tokens: HttpTokens,
+    endpoint: Switch,
+    md_state: MetadataState,
+    policy: ImdsDisabledPolicy,
+) -> Finding | None:
     inst = Instance(
         "i-1", state, MetadataOptions(http_tokens=tokens, http_endpoint=endpoint, state=md_state)
     )
-    return evaluate(SCOPE, inst, EvaluationOptions(imds_disabled=policy))  # type: ignore[arg-type]
+    return evaluate(SCOPE, inst, EvaluationOptions(imds_disabled=policy))
 
 
 # A live instance is judged on its settings alone, stopped ones included.
 @pytest.mark.parametrize("state", LIVE_STATES)
 @pytest.mark.parametrize("row", VERDICTS, ids="-".join)
-def test_verdict_table(state: str, row: tuple[str, str, str, str, str, str]) -> None:
+def test_verdict_table(state: str, row: Row) -> None:
     tokens, endpoint, md_state, policy, status, reason = row
     finding = judge(state, tokens, endpoint, md_state, policy)
     assert finding is not None
@@ -70,7 +86,11 @@ def test_verdict_table(state: str, row: tuple[str, str, str, str, str, str]) -> 
 @pytest.mark.parametrize("state", GONE_STATES)
 @pytest.mark.parametrize(("tokens", "endpoint", "md_state", "policy"), SETTINGS)
 def test_gone_instances_are_out_of_scope_whatever_their_settings(
-    state: str, tokens: str, endpoint: str, md_state: str, policy: str
+    state: str,
+    tokens: HttpTokens,
+    endpoint: Switch,
+    md_state: MetadataState,
+    policy: ImdsDisabledPolicy,
 ) -> None:
     assert judge(state, tokens, endpoint, md_state, policy) is None
 

@@ -13,7 +13,7 @@ from imdsguard.model.launch import (
     LaunchTemplate,
     TemplateVersion,
 )
-from imdsguard.model.scan import MetadataOptions, Scope
+from imdsguard.model.scan import HttpTokens, MetadataOptions, Scope
 from imdsguard.options import EvaluationOptions
 from imdsguard.rules import evaluate
 
@@ -112,11 +112,11 @@ def test_launch_configuration_rule(
     assert "launch template" in str(config.evidence()["remediation"])
 
 
-def lt_source(tokens: str | None) -> LaunchSource:
+def lt_source(tokens: HttpTokens | None) -> LaunchSource:
     return LaunchSource("launch-template", "lt-1", "LaunchTemplate", "$Default", 1, tokens)
 
 
-def lc_source(tokens: str | None) -> LaunchSource:
+def lc_source(tokens: HttpTokens | None) -> LaunchSource:
     return LaunchSource("launch-configuration", "lc", "LaunchConfigurationName", None, None, tokens)
 
 
@@ -167,7 +167,7 @@ def test_image_rule(support: str | None, strict: bool, expected: tuple[str, str]
         (None, ("FAIL", "default-tokens-unset")),
     ],
 )
-def test_account_defaults_rule(tokens: str | None, expected: tuple[str, str]) -> None:
+def test_account_defaults_rule(tokens: HttpTokens | None, expected: tuple[str, str]) -> None:
     finding = evaluate(SCOPE, AccountImdsDefaults("eu-west-1", tokens), EvaluationOptions())
     assert finding is not None
     assert (finding.status, finding.reason) == expected

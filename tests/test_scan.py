@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from imdsguard.aws.ec2 import enabled_regions, get_instance
+from imdsguard.aws.instances import get_instance
+from imdsguard.aws.regions import enabled_regions
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
 from imdsguard.errors import AwsError

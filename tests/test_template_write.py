@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from imdsguard.aws.template_write import with_metadata
+from imdsguard.aws.launch_templates import with_metadata
 from imdsguard.model.scan import MetadataOptions
 
 # What DescribeLaunchTemplateVersions returns, including fields only answers carry

@@ -7,20 +7,11 @@ from typing import Any
 
 from imdsguard.aws.securityhub import import_findings
 from imdsguard.aws.session import AccountAccess, SessionFactory
+from imdsguard.collect.accounts import account_access
 from imdsguard.errors import AwsError
 from imdsguard.model.scan import ScanResult
 from imdsguard.options import ScopeOptions
 from imdsguard.report import asff
-
-
-def _access(factory: SessionFactory, account_id: str, scopes: ScopeOptions) -> AccountAccess:
-    # A custom integration may only import findings for the calling account, so each
-    # account's findings go in with that account's credentials, as the scan entered it.
-    if account_id == factory.identity().account_id:
-        return AccountAccess(account_id)
-    if scopes.role_name is None:
-        raise AwsError("NoRole", "no --role-name to enter this account", "AssumeRole")
-    return factory.assume(account_id, scopes.role_name, scopes.external_id)
 
 
 def publish(factory: SessionFactory, result: ScanResult, scopes: ScopeOptions) -> list[str]:
@@ -33,7 +24,12 @@ def publish(factory: SessionFactory, result: ScanResult, scopes: ScopeOptions) -
     for (account, region), docs in sorted(groups.items()):
         try:
             if account not in entered:
-                entered[account] = _access(factory, account, scopes)
+                # A custom integration may only import findings for the calling account, so
+                # each account's findings go in with that account's credentials, as the scan
+                # entered it.
+                entered[account] = account_access(
+                    factory, account, scopes.role_name, scopes.external_id
+                )
             client = factory.securityhub(entered[account], region)
             refused = import_findings(client, docs)
         except AwsError as exc:

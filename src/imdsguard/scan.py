@@ -10,12 +10,8 @@ from datetime import UTC, datetime
 
 from imdsguard import __version__, rules
 from imdsguard.aws.session import SessionFactory
-from imdsguard.collect.resources import (
-    AccountTarget,
-    collection_plan,
-    enter_account,
-    resolve_accounts,
-)
+from imdsguard.collect.accounts import AccountTarget, enter_account, resolve_accounts
+from imdsguard.collect.resources import collection_plan
 from imdsguard.errors import AwsError
 from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome

@@ -1,9 +1,10 @@
-"""Translate botocore exceptions into imdsguard's own errors at the adapter boundary."""
+"""Translate botocore failures (and DryRun answers) into imdsguard's own errors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -16,6 +17,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from imdsguard.errors import AwsError, UsageError
+from imdsguard.model.scan import one_of
 
 # Everything botocore raises for a failed call. ResponseParserError (an HTML error page
 # from a proxy or an emulator's HTTP 500) is not a BotoCoreError, but it is still a
@@ -33,6 +35,8 @@ THROTTLING = frozenset(
         "SlowDown",
     }
 )
+_Member = TypeVar("_Member", bound=str)
+
 DENIED = frozenset(
     {
         "AccessDenied",
@@ -78,3 +82,34 @@ def aws_errors(operation: str = "") -> Iterator[None]:
         yield
     except BOTO_FAILURES as exc:
         raise translate(exc, operation) from exc
+
+
+def check_permission(call: Callable[..., Any], operation: str, **params: Any) -> None:
+    """Call with DryRun=True: return if allowed (DryRunOperation), raise AwsError if not."""
+    try:
+        call(DryRun=True, **params)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "DryRunOperation":
+            return
+        with aws_errors(operation):
+            raise
+    # Real EC2 never answers a DryRun with success; an emulator that does may have acted
+    # (moto does, docs/aws-behaviour.md#the-emulator). Say so rather than report a
+    # permission that was not really tested.
+    raise AwsError(
+        "DryRunIgnored",
+        "the endpoint executed a DryRun request instead of answering DryRunOperation",
+        operation,
+    )
+
+
+def known(value: object, allowed: tuple[_Member, ...], field: str) -> _Member:
+    """``value`` narrowed to a closed set, or AwsError naming ``field``.
+
+    An answer this version does not know is a failed read, never a guess: judging an
+    unknown HttpTokens as if it were known could pass an instance that answers IMDSv1.
+    """
+    try:
+        return one_of(value, allowed, field)
+    except ValueError as exc:
+        raise AwsError("UnexpectedValue", str(exc)) from exc

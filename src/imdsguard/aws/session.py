@@ -14,7 +14,6 @@ from botocore.exceptions import BotoCoreError
 from imdsguard import __version__
 from imdsguard.aws.errors import BOTO_FAILURES, aws_errors, translate
 from imdsguard.errors import UsageError
-from imdsguard.options import AwsOptions
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -56,19 +55,24 @@ class SessionFactory:
     Creating a boto3 Session per account costs ~0.5 s of CPU; a client from a shared
     session ~35 ms, so every account and Region gets a client from this one session.
     botocore's session is not thread-safe while it loads models, hence the lock.
+
+    It takes plain values, not the CLI's ``options.AwsOptions``: aws/ depends on nothing
+    above it in the pipeline (README, Layout).
     """
 
-    def __init__(self, options: AwsOptions) -> None:
-        self._options = options
+    def __init__(
+        self, *, profile: str | None = None, endpoint_url: str | None = None, max_attempts: int = 8
+    ) -> None:
+        self._endpoint_url = endpoint_url
         self._lock = threading.Lock()
         try:
-            self._session = boto3.Session(profile_name=options.profile)
+            self._session = boto3.Session(profile_name=profile)
         except BotoCoreError as exc:
             raise translate(exc) from exc
         # Standard mode: exponential backoff with jitter, retries throttling and 5xx.
         # total_max_attempts counts the first try; the older max_attempts key counts retries.
         self.config = Config(
-            retries={"mode": "standard", "total_max_attempts": options.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             max_pool_connections=32,
             user_agent_extra=f"imdsguard/{__version__}",
             connect_timeout=10,
@@ -76,10 +80,6 @@ class SessionFactory:
         )
         self._identity: Identity | None = None
         self._clients: OrderedDict[tuple[str, str, str | None], Any] = OrderedDict()
-
-    @property
-    def boto_session(self) -> boto3.Session:
-        return self._session
 
     def default_region(self) -> str:
         return self._session.region_name or "us-east-1"
@@ -100,8 +100,8 @@ class SessionFactory:
 
     def _client_kwargs(self, access: AccountAccess | None, region: str) -> dict[str, object]:
         kwargs: dict[str, object] = {"region_name": region, "config": self.config}
-        if self._options.endpoint_url:
-            kwargs["endpoint_url"] = self._options.endpoint_url
+        if self._endpoint_url:
+            kwargs["endpoint_url"] = self._endpoint_url
         if access is not None and access.access_key_id:
             kwargs["aws_access_key_id"] = access.access_key_id
             kwargs["aws_secret_access_key"] = access.secret_access_key

@@ -3,7 +3,7 @@
 A template version matters when it is the default, the latest, or what a group launches;
 a launch configuration matters with the groups that use it. Neither can be judged from
 its own describe call, so the collector reads everything once per scope (see
-``collect.collect_launch_sources``) and this module joins the records.
+``collect.resources.collect_launch_sources``) and this module joins the records.
 """
 
 from __future__ import annotations
@@ -14,61 +14,25 @@ from dataclasses import dataclass, replace
 
 from imdsguard.model import kinds as kind_table
 from imdsguard.model.launch import (
+    DEFAULT,
+    LATEST,
     AutoScalingGroup,
+    GroupRecord,
     LaunchConfiguration,
     LaunchSource,
     LaunchTemplate,
+    TemplateRef,
+    TemplateSummary,
     TemplateVersion,
+    VersionRecord,
 )
-from imdsguard.model.scan import MetadataOptions, Resource
+from imdsguard.model.scan import Resource
 
 # The --resources names this module yields.
 LAUNCH_TEMPLATES = kind_table.LAUNCH_TEMPLATES.name
 LAUNCH_CONFIGURATIONS = kind_table.LAUNCH_CONFIGURATIONS.name
 AUTO_SCALING_GROUPS = kind_table.AUTO_SCALING_GROUPS.name
 LAUNCH_KINDS = (LAUNCH_TEMPLATES, LAUNCH_CONFIGURATIONS, AUTO_SCALING_GROUPS)
-
-DEFAULT = "$Default"
-LATEST = "$Latest"
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateSummary:
-    """One DescribeLaunchTemplates entry."""
-
-    template_id: str
-    name: str | None
-    default_version: int
-    latest_version: int
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRecord:
-    """One DescribeLaunchTemplateVersions entry, reduced to its IMDS settings."""
-
-    template_id: str
-    number: int
-    metadata: MetadataOptions
-    metadata_specified: bool
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateRef:
-    """A group's reference to a template, as configured (by id or by name)."""
-
-    via: str
-    version: str = DEFAULT  # AWS: an omitted Version means $Default
-    template_id: str | None = None
-    template_name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRecord:
-    """One DescribeAutoScalingGroups entry, reduced to what it launches from."""
-
-    name: str
-    launch_configuration: str | None
-    templates: tuple[TemplateRef, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.commands import amis_gate
-from imdsguard.commands.common import add_scope_args, aws_options, scope_options
+from imdsguard.commands.common import add_scope_args, aws_options, scope_options, session_factory
 from imdsguard.commands.remediation_args import (
     REMEDIATION_EXIT_HELP,
     add_plan_args,
@@ -60,7 +60,6 @@ def _refuse_ignored_flags(args: argparse.Namespace) -> None:
 
 
 def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, JournalState | None]:
-    from imdsguard.aws.session import SessionFactory
     from imdsguard.commands.plan import make_plan, print_plan
     from imdsguard.plan import planfile
     from imdsguard.remediate import journal as journal_mod
@@ -71,14 +70,14 @@ def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, Jour
         if args.plan or args.journal:
             raise UsageError("--resume takes neither a plan file nor --journal")
         journal, state = journal_mod.Journal.reopen(Path(args.resume))
-        factory = SessionFactory(aws_options(args))
+        factory = session_factory(aws_options(args))
         factory.identity()
         settled = frozenset(c.key for c in state.plan.changes if state.settled(c.key))
         plan = amis_gate.gate(state.plan, args.yes_irreversible, settled)
         return factory, plan, journal, state
     if args.plan:
         plan = planfile.load(args.plan)
-        factory = SessionFactory(aws_options(args))
+        factory = session_factory(aws_options(args))
         factory.identity()
     else:
         if not args.yes and not sys.stdin.isatty():

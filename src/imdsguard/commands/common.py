@@ -16,6 +16,8 @@ from imdsguard.rules.compliance import FRAMEWORKS
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from imdsguard.aws.session import SessionFactory
+
 # The names in imdsguard.report.FORMATS, spelled out so --help needs no report imports
 # (a test keeps the two equal).
 # The registry imports no format module until one is used, so --help stays fast.
@@ -200,6 +202,15 @@ def print_renderable(renderable: RenderableType) -> None:
 
 def aws_options(args: argparse.Namespace) -> AwsOptions:
     return AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url)
+
+
+def session_factory(aws: AwsOptions) -> SessionFactory:
+    """The one place the CLI's AwsOptions become a session (boto3 loads only here)."""
+    from imdsguard.aws.session import SessionFactory
+
+    return SessionFactory(
+        profile=aws.profile, endpoint_url=aws.endpoint_url, max_attempts=aws.max_attempts
+    )
 
 
 def scope_options(args: argparse.Namespace) -> ScopeOptions:

@@ -7,7 +7,13 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from imdsguard.commands.common import add_scope_args, aws_options, scope_options, write_text
+from imdsguard.commands.common import (
+    add_scope_args,
+    aws_options,
+    scope_options,
+    session_factory,
+    write_text,
+)
 from imdsguard.commands.remediation_args import REMEDIATION_EXIT_HELP, add_plan_args, plan_options
 from imdsguard.errors import UsageError
 
@@ -21,14 +27,13 @@ def make_plan(
     aws: AwsOptions, scopes: ScopeOptions, options: PlanOptions, quiet: bool
 ) -> tuple[SessionFactory, Plan]:
     """Scan, read usage evidence, and plan: shared by ``plan``, ``apply`` and ``demo``."""
-    from imdsguard.aws.session import SessionFactory
     from imdsguard.options import EvaluationOptions
     from imdsguard.plan import evidence
     from imdsguard.plan.build import build_plan
     from imdsguard.progress import progress_sink
     from imdsguard.scan import run_scan
 
-    factory = SessionFactory(aws)
+    factory = session_factory(aws)
     unknown = sorted(set(scopes.regions or ()) - factory.known_regions())
     if unknown:
         raise UsageError(f"unknown Region name(s): {', '.join(unknown)}")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from imdsguard.commands.common import add_aws_args, aws_options, positive_int
+from imdsguard.commands.common import add_aws_args, aws_options, positive_int, session_factory
 from imdsguard.commands.remediation_args import (
     REMEDIATION_EXIT_HELP,
     add_write_args,
@@ -16,7 +16,6 @@ from imdsguard.commands.remediation_args import (
 
 
 def run(args: argparse.Namespace) -> int:
-    from imdsguard.aws.session import SessionFactory
     from imdsguard.commands.apply import print_run
     from imdsguard.progress import progress_sink
     from imdsguard.remediate.journal import Journal
@@ -24,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     journal, state = Journal.reopen(Path(args.journal))
     print(f"imdsguard: journal {journal.path} (rollback records appended)", file=sys.stderr)
-    factory = SessionFactory(aws_options(args))
+    factory = session_factory(aws_options(args))
     factory.identity()
     try:
         with progress_sink(enabled=not args.quiet, label="rolling back") as progress:

@@ -18,6 +18,7 @@ from imdsguard.commands.common import (
     aws_options,
     history_path,
     scope_options,
+    session_factory,
     write_text,
 )
 from imdsguard.errors import HistoryError, UsageError
@@ -80,7 +81,6 @@ def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespa
 
 def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
     """Shared by ``scan`` and ``demo``: scan, then print or write the reports."""
-    from imdsguard.aws.session import SessionFactory
     from imdsguard.progress import progress_sink
     from imdsguard.rules.compliance import filter_result, require_kinds
     from imdsguard.scan import run_scan
@@ -92,7 +92,7 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
         _make_output_dir(args.output_dir)
     if args.output:
         _check_writable(args.output)
-    factory = SessionFactory(aws)
+    factory = session_factory(aws)
     unknown = sorted(set(scopes.regions or ()) - factory.known_regions())
     if unknown:
         raise UsageError(f"unknown Region name(s): {', '.join(unknown)}")

@@ -18,7 +18,7 @@ def run_demo(args: argparse.Namespace, scan_command: ScanCommand) -> int:
 
     with emulator() as url:
         aws = AwsOptions(endpoint_url=url)
-        accounts = seed_estate(SessionFactory(aws))
+        accounts = seed_estate(SessionFactory(endpoint_url=url))
         command = "plan --container-hop-limit" if getattr(args, "plan", False) else "scan"
         print(
             f"imdsguard demo: emulator at {url}; seeded accounts {', '.join(accounts)} "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.demo.launch_fleet import DEMO_AMI, seed_launch_settings
+from imdsguard.model.scan import HttpTokens, Switch
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import TagTypeDef
@@ -22,8 +23,8 @@ class Group:
 
     name: str
     count: int
-    tokens: str = "optional"
-    endpoint: str = "enabled"
+    tokens: HttpTokens = "optional"
+    endpoint: Switch = "enabled"
     hop_limit: int = 1
     role: bool = False
     then: str = "run"  # run | stop | terminate
@@ -74,8 +75,8 @@ def seed_scope(
             MinCount=group.count,
             MaxCount=group.count,
             MetadataOptions={
-                "HttpTokens": group.tokens,  # type: ignore[typeddict-item]
-                "HttpEndpoint": group.endpoint,  # type: ignore[typeddict-item]
+                "HttpTokens": group.tokens,
+                "HttpEndpoint": group.endpoint,
                 "HttpPutResponseHopLimit": group.hop_limit,
             },
             TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],

@@ -1,4 +1,5 @@
-"""Frozen resource kinds that decide how NEW instances launch (templates, ASGs, AMIs, defaults)."""
+"""Frozen resource kinds that decide how NEW instances launch (templates, ASGs, AMIs, defaults),
+and the Describe records the launch kinds are joined from."""
 
 from __future__ import annotations
 
@@ -6,9 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from imdsguard.model.scan import JSONValue, MetadataOptions
+from imdsguard.model.scan import (
+    HttpTokens,
+    JSONValue,
+    MetadataOptions,
+    Switch,
+    SwitchSetting,
+    TokensSetting,
+)
 
 LaunchSourceKind = Literal["launch-template", "launch-configuration"]
+
+# How a group names a template version besides a number (an omitted Version means $Default).
+DEFAULT = "$Default"
+LATEST = "$Latest"
 
 DECLARATIVE_POLICY = "declarative-policy"
 LC_REMEDIATION = (
@@ -120,8 +132,8 @@ class LaunchSource:
     via: str  # LaunchTemplate | LaunchConfigurationName | MixedInstancesPolicy[.Overrides]
     requested_version: str | None = None  # "$Default", "$Latest" or a number, as configured
     resolved_version: int | None = None
-    http_tokens: str | None = None
-    http_endpoint: str | None = None
+    http_tokens: TokensSetting | None = None
+    http_endpoint: SwitchSetting | None = None
 
     def as_json(self) -> dict[str, JSONValue]:
         return {
@@ -190,10 +202,10 @@ class AccountImdsDefaults:
     RESOURCE_TYPE: ClassVar[str] = "AwsEc2AccountImdsDefaults"
 
     region: str
-    http_tokens: str | None = None
-    http_endpoint: str | None = None
+    http_tokens: HttpTokens | None = None
+    http_endpoint: Switch | None = None
     hop_limit: int | None = None
-    instance_metadata_tags: str | None = None
+    instance_metadata_tags: Switch | None = None
     http_tokens_enforced: str | None = None
     managed_by: str | None = None
     managed_exception_message: str | None = None
@@ -225,3 +237,45 @@ class AccountImdsDefaults:
             else "managed by an AWS Organizations declarative policy: this account cannot "
             "change these defaults; change the policy instead",
         }
+
+
+# Describe replies as read, before collect.launch joins them into the resources above.
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSummary:
+    """One DescribeLaunchTemplates entry."""
+
+    template_id: str
+    name: str | None
+    default_version: int
+    latest_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """One DescribeLaunchTemplateVersions entry, reduced to its IMDS settings."""
+
+    template_id: str
+    number: int
+    metadata: MetadataOptions
+    metadata_specified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    """A group's reference to a template, as configured (by id or by name)."""
+
+    via: str
+    version: str = DEFAULT  # AWS: an omitted Version means $Default
+    template_id: str | None = None
+    template_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    """One DescribeAutoScalingGroups entry, reduced to what it launches from."""
+
+    name: str
+    launch_configuration: str | None
+    templates: tuple[TemplateRef, ...]

@@ -5,16 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from imdsguard.model.scan import (
     EXIT_FINDINGS,
     EXIT_INCOMPLETE,
     EXIT_OK,
+    HTTP_TOKENS,
+    SWITCH,
+    SWITCH_OR_UNSET,
+    TOKENS_OR_UNSET,
     JSONValue,
     MetadataOptions,
     Scope,
+    one_of,
 )
+
+_Member = TypeVar("_Member", bound=str)
 
 UsageStatus = Literal["in-use", "clean", "unknown"]
 HoldReason = Literal[
@@ -66,17 +73,6 @@ def settings_json(options: MetadataOptions) -> dict[str, JSONValue]:
     return {name: getattr(options, name) for name in SETTINGS}
 
 
-# ModifyInstanceMetadataDefaults' word for "not set" (the hop limit's is -1).
-NO_PREFERENCE = "no-preference"
-# The closed value sets of the settings a plan or journal may carry (EC2's own values).
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "http_tokens": ("optional", "required"),
-    "http_endpoint": ("enabled", "disabled"),
-    "http_protocol_ipv6": ("enabled", "disabled"),
-    "instance_metadata_tags": ("enabled", "disabled"),
-}
-
-
 def settings_from_json(doc: Mapping[str, JSONValue], unset: bool = False) -> MetadataOptions:
     """Read settings back from a plan or journal; ValueError names any field that is off.
 
@@ -86,21 +82,29 @@ def settings_from_json(doc: Mapping[str, JSONValue], unset: bool = False) -> Met
     if not isinstance(doc, Mapping):
         raise ValueError(f"settings must be an object, got {type(doc).__name__}")
     default = MetadataOptions()
-    values: dict[str, str] = {}
-    for name, allowed in _CHOICES.items():
-        choices = (*allowed, NO_PREFERENCE) if unset else allowed
-        value = doc.get(name, getattr(default, name))
-        if not isinstance(value, str) or value not in choices:
-            raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-        values[name] = value
-    hop = doc.get("hop_limit", default.hop_limit)
-    if (
-        isinstance(hop, bool)
-        or not isinstance(hop, int)
-        or not (1 <= hop <= 64 or (unset and hop == -1))
-    ):
-        raise ValueError(f"hop_limit must be an integer from 1 to 64, got {hop!r}")
-    return MetadataOptions(hop_limit=hop, **values)
+    tokens = TOKENS_OR_UNSET if unset else HTTP_TOKENS
+    switch = SWITCH_OR_UNSET if unset else SWITCH
+
+    def setting(name: str, allowed: tuple[_Member, ...]) -> _Member:
+        return one_of(doc.get(name, getattr(default, name)), allowed, name)
+
+    def hop_limit() -> int:
+        hop = doc.get("hop_limit", default.hop_limit)
+        if (
+            isinstance(hop, bool)
+            or not isinstance(hop, int)
+            or not (1 <= hop <= 64 or (unset and hop == -1))
+        ):
+            raise ValueError(f"hop_limit must be an integer from 1 to 64, got {hop!r}")
+        return hop
+
+    return MetadataOptions(
+        http_tokens=setting("http_tokens", tokens),
+        http_endpoint=setting("http_endpoint", switch),
+        http_protocol_ipv6=setting("http_protocol_ipv6", switch),
+        instance_metadata_tags=setting("instance_metadata_tags", switch),
+        hop_limit=hop_limit(),
+    )
 
 
 def same_settings(a: MetadataOptions, b: MetadataOptions) -> bool:

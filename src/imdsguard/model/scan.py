@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Literal, Protocol, TypeAlias
+from typing import ClassVar, Literal, Protocol, TypeAlias, TypeVar, get_args
 
 JSONScalar: TypeAlias = str | int | float | bool | None
 JSONValue: TypeAlias = JSONScalar | list["JSONValue"] | dict[str, "JSONValue"]
@@ -30,6 +30,36 @@ class Scope:
     region: str
 
 
+# The closed value sets of EC2 MetadataOptions (DescribeInstances, launch templates and
+# launch configurations use the same ones).
+HttpTokens = Literal["optional", "required"]
+Switch = Literal["enabled", "disabled"]  # HttpEndpoint, HttpProtocolIpv6, InstanceMetadataTags
+MetadataState = Literal["pending", "applied"]
+# An account-defaults change keeps its before/after in MetadataOptions in the terms of
+# ModifyInstanceMetadataDefaults, where ``no-preference`` clears a field
+# (docs/aws-behaviour.md#the-api). Nothing read from an instance or template carries it.
+NoPreference = Literal["no-preference"]
+TokensSetting: TypeAlias = HttpTokens | NoPreference
+SwitchSetting: TypeAlias = Switch | NoPreference
+
+HTTP_TOKENS: tuple[HttpTokens, ...] = get_args(HttpTokens)
+SWITCH: tuple[Switch, ...] = get_args(Switch)
+METADATA_STATES: tuple[MetadataState, ...] = get_args(MetadataState)
+NO_PREFERENCE: NoPreference = "no-preference"
+TOKENS_OR_UNSET: tuple[TokensSetting, ...] = (*HTTP_TOKENS, NO_PREFERENCE)
+SWITCH_OR_UNSET: tuple[SwitchSetting, ...] = (*SWITCH, NO_PREFERENCE)
+
+_Member = TypeVar("_Member", bound=str)
+
+
+def one_of(value: object, allowed: tuple[_Member, ...], field: str) -> _Member:
+    """Narrow ``value`` to a member of a closed set; ValueError naming ``field`` if it is none."""
+    for member in allowed:
+        if value == member:
+            return member
+    raise ValueError(f"{field} must be one of {', '.join(allowed)}, got {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class MetadataOptions:
     """An instance's (or template's) IMDS settings, with AWS's documented defaults.
@@ -40,12 +70,12 @@ class MetadataOptions:
     insecure ``optional``, which is what AWS launches without other instructions.
     """
 
-    http_tokens: str = "optional"
-    http_endpoint: str = "enabled"
+    http_tokens: TokensSetting = "optional"
+    http_endpoint: SwitchSetting = "enabled"
     hop_limit: int = 1
-    state: str = "applied"
-    http_protocol_ipv6: str = "disabled"
-    instance_metadata_tags: str = "disabled"
+    state: MetadataState = "applied"
+    http_protocol_ipv6: SwitchSetting = "disabled"
+    instance_metadata_tags: SwitchSetting = "disabled"
 
     def as_json(self) -> dict[str, JSONValue]:
         return {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from imdsguard.aws import cloudwatch, ec2_modify
+from imdsguard.aws import cloudwatch, images
 from imdsguard.aws.session import SessionFactory
-from imdsguard.collect.resources import account_access
+from imdsguard.collect.accounts import account_access
 from imdsguard.errors import AwsError
 from imdsguard.model.remediation import Usage
 from imdsguard.model.scan import Instance, ScanResult, Scope
@@ -38,7 +38,7 @@ def _scope_evidence(
     if options.container_hop_limit and options.hop_limit is None:
         image_ids = [i.image_id for i in instances if i.image_id]
         try:
-            names = ec2_modify.get_image_names(factory.ec2(access, scope.region), image_ids)
+            names = images.get_image_names(factory.ec2(access, scope.region), image_ids)
         except AwsError as exc:
             # Tags still identify container hosts; a missing AMI name only loses one signal.
             return usage, {}, f"AMI names: {exc}"

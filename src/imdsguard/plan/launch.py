@@ -14,7 +14,14 @@ from imdsguard.model.launch import (
     LaunchTemplate,
 )
 from imdsguard.model.remediation import Change, Hold
-from imdsguard.model.scan import Finding, JSONValue, MetadataOptions, ScanResult, Scope
+from imdsguard.model.scan import (
+    NO_PREFERENCE,
+    Finding,
+    JSONValue,
+    MetadataOptions,
+    ScanResult,
+    Scope,
+)
 from imdsguard.options import EvaluationOptions, PlanOptions
 from imdsguard.plan.advice import migrations
 from imdsguard.rules import launches_imdsv1
@@ -23,7 +30,7 @@ from imdsguard.rules import launches_imdsv1
 CONTAINER_TEMPLATE = re.compile(
     r"(^|[-_./])(eks|ecs|karpenter|k8s|kubernetes|nodegroup)([-_./]|$)", re.IGNORECASE
 )
-UNSET = "no-preference"  # what ModifyInstanceMetadataDefaults writes to clear a field
+UNSET = NO_PREFERENCE  # what ModifyInstanceMetadataDefaults writes to clear a field
 
 
 @dataclass
@@ -190,11 +197,11 @@ def _defaults_change(
 ) -> Change:
     values = defaults_api_values(current)
     before = MetadataOptions(
-        http_tokens=str(values["HttpTokens"]),
-        http_endpoint=str(values["HttpEndpoint"]),
+        http_tokens=current.http_tokens or UNSET,
+        http_endpoint=current.http_endpoint or UNSET,
         hop_limit=int(str(values["HttpPutResponseHopLimit"])),
         http_protocol_ipv6=UNSET,  # account defaults have no such field
-        instance_metadata_tags=str(values["InstanceMetadataTags"]),
+        instance_metadata_tags=current.instance_metadata_tags or UNSET,
     )
     hop = after.get("HttpPutResponseHopLimit", before.hop_limit)
     target = replace(before, http_tokens="required", hop_limit=int(str(hop)))

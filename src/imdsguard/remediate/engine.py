@@ -17,7 +17,7 @@ from typing import Literal, TypeVar
 
 from imdsguard.aws.errors import DENIED, THROTTLING
 from imdsguard.aws.session import SessionFactory
-from imdsguard.collect.resources import account_access
+from imdsguard.collect.accounts import account_access
 from imdsguard.errors import AwsError
 from imdsguard.model.remediation import Change, ChangeResult, Outcome, settings_json
 from imdsguard.model.scan import JSONValue, MetadataOptions, Scope

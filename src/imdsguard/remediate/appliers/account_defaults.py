@@ -11,8 +11,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from imdsguard.aws import account_write
-from imdsguard.aws.ec2 import get_account_defaults
+from imdsguard.aws import account_defaults as account_write
+from imdsguard.aws.account_defaults import get_account_defaults
 from imdsguard.errors import AwsError
 from imdsguard.model.kinds import ACCOUNT_DEFAULTS
 from imdsguard.model.launch import AccountImdsDefaults

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from imdsguard.aws import account_write
+from imdsguard.aws import images as account_write
 from imdsguard.errors import AwsError
 from imdsguard.model.kinds import AMIS
 from imdsguard.model.remediation import Change, ChangeResult

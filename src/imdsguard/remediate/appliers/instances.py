@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from imdsguard.aws import ec2, ec2_modify
+from imdsguard.aws import instances as ec2
+from imdsguard.aws import instances as ec2_modify
 from imdsguard.model.kinds import INSTANCES
 from imdsguard.model.scan import Instance, MetadataOptions
 from imdsguard.remediate.appliers import Applier, Observed, ScopeClients, register

@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from imdsguard.aws import template_write
-from imdsguard.aws.ec2 import parse_metadata_options
-from imdsguard.collect.launch import TemplateSummary
+from imdsguard.aws import launch_templates as template_write
+from imdsguard.aws.instances import parse_metadata_options
 from imdsguard.errors import AwsError
 from imdsguard.model.kinds import LAUNCH_TEMPLATES
+from imdsguard.model.launch import TemplateSummary
 from imdsguard.model.remediation import Change, ChangeResult, same_settings
 from imdsguard.model.scan import MetadataOptions
 from imdsguard.plan.planfile import change_json

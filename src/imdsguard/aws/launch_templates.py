@@ -1,23 +1,33 @@
-"""Launch-template write-side adapters: re-read a template, add a version, switch the default."""
+"""EC2 launch templates: DescribeLaunchTemplates(Versions), CreateLaunchTemplateVersion and
+ModifyLaunchTemplate. get_* call AWS; parse_* are pure.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from imdsguard.aws.errors import aws_errors
-from imdsguard.aws.launch import parse_template
-from imdsguard.collect.launch import TemplateSummary
+from imdsguard.aws.instances import parse_metadata_options
 from imdsguard.errors import AwsError
+from imdsguard.model.launch import TemplateSummary, VersionRecord
 from imdsguard.model.scan import MetadataOptions
 
 if TYPE_CHECKING:
     from botocore.model import Shape
     from mypy_boto3_ec2 import EC2Client
 
+# DescribeLaunchTemplates accepts MaxResults 1-200. moto answers at most MaxResults (15 when
+# unset) and never sends a NextToken (docs/aws-behaviour.md#the-emulator), so asking for the AWS
+# maximum keeps up to 200 templates per Region visible in the emulator; AWS itself paginates.
+TEMPLATE_PAGE_SIZE = 200
+# moto also caps DescribeLaunchTemplateVersions at 15 when MaxResults is unset, and AWS
+# refuses MaxResults together with explicit Versions, so explicit versions go in batches.
+VERSION_BATCH = 15
+VERSION_NOT_FOUND = "InvalidLaunchTemplateId.VersionNotFound"
 GONE = frozenset(
     {
         "InvalidLaunchTemplateId.NotFound",
@@ -46,6 +56,82 @@ class VersionData:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def parse_template(raw: Mapping[str, Any]) -> TemplateSummary:
+    """Pure: one DescribeLaunchTemplates entry -> TemplateSummary."""
+    return TemplateSummary(
+        template_id=str(raw["LaunchTemplateId"]),
+        name=raw.get("LaunchTemplateName"),
+        default_version=int(raw.get("DefaultVersionNumber", 1)),
+        latest_version=int(raw.get("LatestVersionNumber", 1)),
+    )
+
+
+def parse_template_version(raw: Mapping[str, Any]) -> VersionRecord:
+    """Pure: one DescribeLaunchTemplateVersions entry -> VersionRecord."""
+    metadata = (raw.get("LaunchTemplateData") or {}).get("MetadataOptions")
+    return VersionRecord(
+        template_id=str(raw["LaunchTemplateId"]),
+        number=int(raw["VersionNumber"]),
+        metadata=parse_metadata_options(metadata),
+        metadata_specified=bool(metadata),
+    )
+
+
+def get_launch_templates(client: EC2Client) -> list[TemplateSummary]:
+    """Every launch template in the client's Region, paginated."""
+    paginator = client.get_paginator("describe_launch_templates")
+    with aws_errors("DescribeLaunchTemplates"):
+        return [
+            parse_template(raw)
+            for page in paginator.paginate(PaginationConfig={"PageSize": TEMPLATE_PAGE_SIZE})
+            for raw in page.get("LaunchTemplates", [])
+        ]
+
+
+def get_template_versions(
+    client: EC2Client, template_id: str, numbers: tuple[int, ...]
+) -> list[VersionRecord]:
+    """The given versions of one template; versions that no longer exist are left out.
+
+    AWS fails the whole call if one explicit version was deleted (a group can still point
+    at it); then each version is asked for alone so the others are still read.
+    """
+    records: list[VersionRecord] = []
+    with aws_errors("DescribeLaunchTemplateVersions"):
+        for start in range(0, len(numbers), VERSION_BATCH):
+            batch = numbers[start : start + VERSION_BATCH]
+            try:
+                records.extend(_describe_versions(client, template_id, batch))
+            except ClientError as exc:
+                if _code(exc) != VERSION_NOT_FOUND:
+                    raise
+                records.extend(_versions_one_by_one(client, template_id, batch))
+    return records
+
+
+def _describe_versions(
+    client: EC2Client, template_id: str, numbers: tuple[int, ...]
+) -> Iterator[VersionRecord]:
+    paginator = client.get_paginator("describe_launch_template_versions")
+    pages = paginator.paginate(LaunchTemplateId=template_id, Versions=[str(n) for n in numbers])
+    for page in pages:
+        for raw in page.get("LaunchTemplateVersions", []):
+            yield parse_template_version(raw)
+
+
+def _versions_one_by_one(
+    client: EC2Client, template_id: str, numbers: tuple[int, ...]
+) -> list[VersionRecord]:
+    records: list[VersionRecord] = []
+    for number in numbers:
+        try:
+            records.extend(_describe_versions(client, template_id, (number,)))
+        except ClientError as exc:
+            if _code(exc) != VERSION_NOT_FOUND:
+                raise
+    return records
 
 
 def get_template(client: EC2Client, template_id: str) -> TemplateSummary | None:

@@ -21,7 +21,7 @@ from imdsguard.options import EvaluationOptions
 from imdsguard.rules import evaluate
 
 SCOPE = Scope("123456789012", "eu-west-1")
-LIVE_STATES = ("pending", "running", "stopping", "stopped")
+LIVE_STATES = ("running", "stopping", "stopped")
 GONE_STATES = ("shutting-down", "terminated")
 
 
@@ -69,6 +69,31 @@ def judge(
         "i-1", state, MetadataOptions(http_tokens=tokens, http_endpoint=endpoint, state=md_state)
     )
     return evaluate(SCOPE, inst, EvaluationOptions(imds_disabled=policy))
+
+
+# A launching instance (instance state pending) has no previous settings in force: a
+# pending metadata State is judged as the settings it launched with.
+LAUNCHING: list[Row] = [
+    ("optional", "enabled", "pending", "pass", "FAIL", "tokens-optional"),
+    ("optional", "enabled", "pending", "fail", "FAIL", "tokens-optional"),
+    ("optional", "disabled", "pending", "pass", "PASS", "imds-disabled"),
+    ("optional", "disabled", "pending", "fail", "FAIL", "imds-disabled"),
+    ("required", "enabled", "pending", "pass", "PASS", "tokens-required"),
+    ("required", "enabled", "pending", "fail", "PASS", "tokens-required"),
+    ("required", "disabled", "pending", "pass", "PASS", "imds-disabled"),
+    ("required", "disabled", "pending", "fail", "FAIL", "imds-disabled"),
+]
+
+
+@pytest.mark.parametrize(
+    "row", LAUNCHING + [r for r in VERDICTS if r[2] == "applied"], ids="-".join
+)
+def test_a_launching_instance_is_judged_on_its_launch_settings(row: Row) -> None:
+    tokens, endpoint, md_state, policy, status, reason = row
+    finding = judge("pending", tokens, endpoint, md_state, policy)
+    assert finding is not None
+    assert (finding.status, finding.reason) == (status, reason)
+    assert finding.resource.evidence()["instance_state"] == "pending"
 
 
 # A live instance is judged on its settings alone, stopped ones included.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from imdsguard.model.launch import (
@@ -21,6 +23,7 @@ SCOPE = Scope("123456789012", "eu-west-1")
 REQUIRED = MetadataOptions(http_tokens="required")
 OPTIONAL = MetadataOptions(http_tokens="optional")
 DISABLED = MetadataOptions(http_tokens="optional", http_endpoint="disabled")
+REQUIRED_OFF = MetadataOptions(http_tokens="required", http_endpoint="disabled")
 
 
 def version(number: int, md: MetadataOptions, *groups: str) -> TemplateVersion:
@@ -59,7 +62,14 @@ def template(default: int, latest: int, *versions: TemplateVersion) -> LaunchTem
         ),
         # Fail closed when the default version could not be read.
         (template(4, 4), ("FAIL", "default-version-unreadable")),
-        (template(1, 1, version(1, DISABLED)), ("PASS", "tokens-required")),
+        # Judged on HttpTokens, as AWS Config's EC2.170 rule: a disabled endpoint alone
+        # does not pass, and one that also requires tokens says so in its reason.
+        (template(1, 1, version(1, DISABLED)), ("FAIL", "default-version-tokens-optional")),
+        (template(1, 1, version(1, REQUIRED_OFF)), ("PASS", "imds-disabled")),
+        (
+            template(1, 2, version(1, REQUIRED), version(2, DISABLED, "batch")),
+            ("FAIL", "group-version-tokens-optional"),
+        ),
     ],
 )
 def test_launch_template_rule(lt: LaunchTemplate, expected: tuple[str, str]) -> None:
@@ -68,11 +78,18 @@ def test_launch_template_rule(lt: LaunchTemplate, expected: tuple[str, str]) -> 
     assert (finding.status, finding.reason) == expected
 
 
-def test_launch_template_with_imds_disabled_follows_the_instance_policy() -> None:
-    lt = template(1, 1, version(1, DISABLED))
-    finding = evaluate(SCOPE, lt, EvaluationOptions(imds_disabled="fail"))
-    assert finding is not None
-    assert finding.status == "FAIL"
+@pytest.mark.parametrize("md", [DISABLED, REQUIRED_OFF])
+def test_imds_disabled_fail_fails_a_disabled_endpoint_with_that_reason(md: MetadataOptions) -> None:
+    fail = EvaluationOptions(imds_disabled="fail")
+    launch_config = LaunchConfiguration("lc", md, metadata_specified=True)
+    source = LaunchSource("launch-configuration", "lc", "LaunchConfigurationName")
+    group = AutoScalingGroup(
+        "asg", (replace(source, http_tokens=md.http_tokens, http_endpoint=md.http_endpoint),)
+    )
+    for resource in (template(1, 1, version(1, md)), launch_config, group):
+        finding = evaluate(SCOPE, resource, fail)
+        assert finding is not None
+        assert (finding.status, finding.reason) == ("FAIL", "imds-disabled"), resource
 
 
 def test_failing_group_version_evidence_names_the_groups() -> None:
@@ -99,6 +116,8 @@ def test_failing_group_version_evidence_names_the_groups() -> None:
         (MetadataOptions(), False, ("FAIL", "tokens-optional")),  # missing = optional
         (OPTIONAL, True, ("FAIL", "tokens-optional")),
         (REQUIRED, True, ("PASS", "tokens-required")),
+        (DISABLED, True, ("FAIL", "tokens-optional")),
+        (REQUIRED_OFF, True, ("PASS", "imds-disabled")),
     ],
 )
 def test_launch_configuration_rule(
@@ -130,6 +149,15 @@ def lc_source(tokens: HttpTokens | None) -> LaunchSource:
         ((lt_source("required"), lt_source("optional")), ("FAIL", "launches-tokens-optional")),
         ((lt_source(None),), ("FAIL", "launch-source-missing")),
         ((), ("FAIL", "launch-source-missing")),
+        (
+            (replace(lt_source("optional"), http_endpoint="disabled"),),
+            ("FAIL", "launches-tokens-optional"),
+        ),
+        ((replace(lt_source("required"), http_endpoint="disabled"),), ("PASS", "imds-disabled")),
+        (
+            (replace(lt_source("required"), http_endpoint="disabled"), lc_source("required")),
+            ("PASS", "tokens-required"),
+        ),
     ],
 )
 def test_auto_scaling_group_rule(

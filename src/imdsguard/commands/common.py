@@ -137,7 +137,9 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
         "--imds-disabled",
         choices=("pass", "fail"),
         default="pass",
-        help="verdict for instances with the metadata endpoint disabled (default pass)",
+        help="verdict for a disabled metadata endpoint (default pass): instances with it "
+        "pass (pass) or fail (fail); launch templates, launch configurations and groups "
+        "are judged on HttpTokens, and fail with it under fail (see docs/resources.md)",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from imdsguard.model.scan import Finding, MetadataOptions, Resource, Scope
+from imdsguard.model.scan import Finding, MetadataOptions, Resource, Scope, Status
 from imdsguard.options import EvaluationOptions
 
 R = TypeVar("R")
@@ -33,15 +33,27 @@ def evaluate(scope: Scope, resource: Resource, options: EvaluationOptions) -> Fi
     return _RULES[type(resource)](scope, resource, options)
 
 
-def launches_imdsv1(md: MetadataOptions, options: EvaluationOptions) -> bool:
-    """Would an instance launched with these settings answer IMDSv1 (or count as failing)?
+def launch_verdict(md: MetadataOptions, options: EvaluationOptions) -> tuple[Status, str]:
+    """How a launch with these settings is judged: on HttpTokens, as AWS Config's rules
+    for EC2.170 and AutoScaling.3 do, except where ``--imds-disabled`` decides.
 
-    A disabled endpoint serves nothing, so it follows the same --imds-disabled policy
-    as instances do.
+    Returns the status and ``tokens-required``, ``tokens-optional`` or ``imds-disabled``.
+    A disabled endpoint fails under ``--imds-disabled fail``; otherwise it changes only
+    the reason of a launch that requires tokens (see docs/resources.md, "Verdicts").
     """
     if md.http_endpoint == "disabled":
-        return options.imds_disabled == "fail"
-    return md.http_tokens != "required"
+        if options.imds_disabled == "fail":
+            return "FAIL", "imds-disabled"
+        if md.http_tokens == "required":
+            return "PASS", "imds-disabled"
+    if md.http_tokens == "required":
+        return "PASS", "tokens-required"
+    return "FAIL", "tokens-optional"
+
+
+def launches_imdsv1(md: MetadataOptions, options: EvaluationOptions) -> bool:
+    """Does a launch with these settings fail (answer IMDSv1, or break the policy)?"""
+    return launch_verdict(md, options)[0] == "FAIL"
 
 
 # Importing the rule modules registers them.

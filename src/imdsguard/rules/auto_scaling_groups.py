@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from imdsguard.model.launch import AutoScalingGroup, LaunchSource
-from imdsguard.model.scan import Finding, MetadataOptions, Scope
+from imdsguard.model.scan import Finding, MetadataOptions, Scope, Status
 from imdsguard.options import EvaluationOptions
-from imdsguard.rules import launches_imdsv1, rule
+from imdsguard.rules import launch_verdict, rule
 
 
-def _allows_imdsv1(source: LaunchSource, options: EvaluationOptions) -> bool:
+def _verdict(source: LaunchSource, options: EvaluationOptions) -> tuple[Status, str]:
     md = MetadataOptions(
         http_tokens=source.http_tokens or "optional",
         http_endpoint=source.http_endpoint or "enabled",
     )
-    return launches_imdsv1(md, options)
+    return launch_verdict(md, options)
 
 
 @rule(AutoScalingGroup)
@@ -23,6 +23,13 @@ def evaluate_auto_scaling_group(
     if not group.sources or any(s.http_tokens is None for s in group.sources):
         # Fail closed: a deleted template, version or configuration cannot be vouched for.
         return Finding(scope, group, "FAIL", "launch-source-missing")
-    if any(_allows_imdsv1(s, options) for s in group.sources):
-        return Finding(scope, group, "FAIL", "launches-tokens-optional")
-    return Finding(scope, group, "PASS", "tokens-required")
+    verdicts = [_verdict(s, options) for s in group.sources]
+    failing = [why for status, why in verdicts if status == "FAIL"]
+    if failing:
+        why = failing[0]
+        return Finding(scope, group, "FAIL", why if why == "imds-disabled" else "launches-" + why)
+    # Every source passes: imds-disabled only if every one has the endpoint disabled.
+    reasons = {why for _, why in verdicts}
+    return Finding(
+        scope, group, "PASS", "imds-disabled" if reasons == {"imds-disabled"} else "tokens-required"
+    )

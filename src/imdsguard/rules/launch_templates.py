@@ -5,7 +5,7 @@ from __future__ import annotations
 from imdsguard.model.launch import LaunchTemplate
 from imdsguard.model.scan import Finding, Scope
 from imdsguard.options import EvaluationOptions
-from imdsguard.rules import launches_imdsv1, rule
+from imdsguard.rules import launch_verdict, launches_imdsv1, rule
 
 
 @rule(LaunchTemplate)
@@ -18,14 +18,21 @@ def evaluate_launch_template(
     if default is None:
         # Fail closed: the version every default launch uses could not be read.
         return Finding(scope, template, "FAIL", "default-version-unreadable")
-    if launches_imdsv1(default.metadata, options):
-        return Finding(scope, template, "FAIL", "default-version-tokens-optional")
-    used = [v for v in template.versions if v.used_by and launches_imdsv1(v.metadata, options)]
-    if used:
-        # The evidence lists each version with the groups that launch it.
-        return Finding(scope, template, "FAIL", "group-version-tokens-optional")
+    status, passed = launch_verdict(default.metadata, options)
+    if status == "FAIL":
+        return Finding(scope, template, "FAIL", _reason("default-version", passed))
+    for version in template.versions:
+        status, why = launch_verdict(version.metadata, options)
+        if version.used_by and status == "FAIL":
+            # The evidence lists each version with the groups that launch it.
+            return Finding(scope, template, "FAIL", _reason("group-version", why))
     latest = template.version(template.latest_version)
     if latest is None or launches_imdsv1(latest.metadata, options):
         # Only launches that ask for $Latest explicitly get it: worth knowing, not a FAIL.
         return Finding(scope, template, "INFO", "latest-version-tokens-optional")
-    return Finding(scope, template, "PASS", "tokens-required")
+    return Finding(scope, template, "PASS", passed)
+
+
+def _reason(which: str, why: str) -> str:
+    """``imds-disabled`` as for instances; otherwise which version allows IMDSv1."""
+    return why if why == "imds-disabled" else f"{which}-tokens-optional"

@@ -60,6 +60,7 @@ class Reply:
     body: str
     status: int = 200
     content_type: str = "text/xml"
+    headers: tuple[tuple[str, str], ...] = ()  # e.g. an x-amzn-RequestId, as AWS sends
 
 
 Rule = Callable[[ProxyRequest], Fault | Reply | None]
@@ -178,6 +179,57 @@ def metadata_pending(seconds: float) -> Rewrite:
     return rewrite
 
 
+# Replies that look successful (HTTP 200, moto's own headers, request id included) but are
+# not the operation's answer: what corporate proxies, captive portals, misconfigured
+# endpoints and S3-style emulators send. botocore parses each into an empty result.
+BAD_REPLIES = ("empty", "truncated", "foreign-xml", "html", "non-utf8")
+_XHTML = (
+    b'<?xml version="1.0" encoding="UTF-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+    b"<head><title>Sign in</title></head><body><p>Sign in to use this network.</p></body></html>"
+)
+
+
+def spoil(kind: str, body: bytes) -> bytes:
+    """``body`` (a real answer) turned into a ``kind`` of bad reply."""
+    if kind == "empty":
+        return b""
+    if kind == "truncated":
+        return body[: max(1, len(body) // 2)]
+    if kind == "foreign-xml":
+        return _XHTML
+    if kind == "html":
+        return b"<!doctype html><html><body><h1>Welcome</h1></body></html>"
+    if kind == "non-utf8":
+        return body.replace(b">", b">\xff\xfe", 1) if b">" in body else b"\xff" + body
+    raise ValueError(kind)
+
+
+def _every(_: ProxyRequest) -> bool:
+    return True
+
+
+def bad_reply(
+    kind: str,
+    action: str,
+    times: int | None = None,
+    when: Callable[[ProxyRequest], bool] = _every,
+) -> Rewrite:
+    """Spoil moto's answers to ``action`` (all, or the first ``times``) matching ``when``."""
+    left = {"n": -1 if times is None else times}
+    lock = threading.Lock()
+
+    def rewrite(req: ProxyRequest, body: bytes) -> bytes:
+        if req.action != action or not when(req):
+            return body
+        with lock:
+            if left["n"] == 0:
+                return body
+            left["n"] -= 1
+        return spoil(kind, body)
+
+    return rewrite
+
+
 def _parse(method: str, path: str, headers: dict[str, str], body: bytes) -> ProxyRequest:
     auth = headers.get("authorization", "")
     match = _SCOPE.search(auth)
@@ -250,7 +302,8 @@ class FaultProxy:
         for rule in list(self.rules):
             fault = rule(req)
             if isinstance(fault, Reply):
-                return fault.status, {"Content-Type": fault.content_type}, fault.body.encode()
+                headers = {"Content-Type": fault.content_type, **dict(fault.headers)}
+                return fault.status, headers, fault.body.encode()
             if fault is not None:
                 with self._lock:
                     self.faults[key] += 1

@@ -25,6 +25,8 @@ T2 = datetime(2026, 11, 2, 10, tzinfo=UTC)
         ([T1, T2], [0.0, 0.0], "Complete", ("clean", 0.0, None)),
         ([T1, T2], [3.0, 0.0], "Complete", ("in-use", 3.0, T1)),
         ([T1, T2], [3.0, 4.0], "PartialData", ("in-use", 7.0, T2)),
+        # The window was not read to its end: no calls so far proves nothing.
+        ([T1, T2], [0.0, 0.0], "PartialData", ("unknown", 0.0, None)),
         ([], [], "Complete", ("unknown", 0.0, None)),
         ([T1], [0.0], "InternalError", ("unknown", 0.0, None)),
         ([T1], [0.0], "Forbidden", ("unknown", 0.0, None)),

@@ -51,6 +51,11 @@ def summarize(timestamps: Sequence[datetime], values: Sequence[float], status: s
     if not values:
         return Usage("unknown", error="no data points in the window")
     calls = float(sum(values))
+    if status == "PartialData" and calls == 0:
+        # CloudWatch marks a query PartialData while more of its points follow on a later
+        # page; if that is its last word, part of the window was never read, so zero calls
+        # so far proves nothing. (Calls seen are proof of use, read in full or not.)
+        return Usage("unknown", error="GetMetricData ended with PartialData: points missing")
     used = [t for t, v in zip(timestamps, values, strict=False) if v > 0]
     last_seen = max(used).astimezone(UTC) if used else None
     return Usage("in-use" if calls > 0 else "clean", calls, len(values), last_seen)
@@ -75,7 +80,8 @@ def get_usage(
             for page in pages:
                 _merge(points, page.get("MetricDataResults", []))
         for index, instance_id in enumerate(batch):
-            stamps, values, status = points.get(f"q{index}", ([], [], "Complete"))
+            # A query the replies never mention was not answered: unknown, not clean.
+            stamps, values, status = points.get(f"q{index}", ([], [], "missing from the reply"))
             usage[instance_id] = summarize(stamps, values, status)
     return usage
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from imdsguard.aws.errors import aws_errors
+from imdsguard.errors import AwsError
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
@@ -19,4 +20,8 @@ def get_active_accounts(client: OrganizationsClient) -> list[str]:
                 state = account.get("State") or account.get("Status")
                 if state == "ACTIVE":
                     accounts.append(account["Id"])
+    if not accounts:
+        # An organization always holds at least its management account: an empty listing
+        # is a reply we cannot trust, never an estate with nothing in it.
+        raise AwsError("EmptyOrganization", "ListAccounts listed no ACTIVE account", "ListAccounts")
     return sorted(accounts)

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.aws.errors import aws_errors
+from imdsguard.errors import AwsError
 
 if TYPE_CHECKING:
     from mypy_boto3_securityhub import SecurityHubClient
@@ -29,8 +30,19 @@ def import_findings(client: SecurityHubClient, findings: Sequence[dict[str, Any]
     for batch in batches(findings):
         with aws_errors("BatchImportFindings"):
             reply = client.batch_import_findings(Findings=list(batch))
+        failed = reply.get("FailedFindings", [])
         refused += [
             f"{f.get('Id', '?')}: {f.get('ErrorCode', '?')} {f.get('ErrorMessage', '')}".strip()
-            for f in reply.get("FailedFindings", [])
+            for f in failed
         ]
+        # Only the reply's own counts say what was imported (the reply rule makes sure
+        # they are there); findings they do not account for were not imported.
+        success, failed_count = reply["SuccessCount"], reply["FailedCount"]
+        if success + failed_count != len(batch) or failed_count != len(failed):
+            raise AwsError(
+                "IncompleteImport",
+                f"BatchImportFindings accounted for {success} imported and {failed_count} "
+                f"failed of {len(batch)} findings sent",
+                "BatchImportFindings",
+            )
     return refused

@@ -12,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
 from imdsguard import __version__
+from imdsguard.aws import replies
 from imdsguard.aws.errors import BOTO_FAILURES, aws_errors, translate
 from imdsguard.errors import UsageError
 
@@ -121,6 +122,8 @@ class SessionFactory:
                     client = self._session.client(service, **kwargs)  # type: ignore[call-overload]
                 except ValueError as exc:  # e.g. a malformed AWS_ENDPOINT_URL
                     raise UsageError(f"cannot create an AWS client: {exc}") from exc
+                # Fail closed on any reply that is not the operation's answer.
+                replies.install(client)
                 self._clients[key] = client
                 # Bounded: each client holds its own resolved shapes and connection pool,
                 # and only the scopes in flight need theirs.

@@ -21,7 +21,8 @@ from imdsguard.model.kinds import INSTANCES
 from imdsguard.model.remediation import Change, Plan
 from imdsguard.model.scan import MetadataOptions, Scope
 from imdsguard.plan import planfile
-from tests.conftest import CliResult
+from tests.conftest import OWN_ACCOUNT, CliResult
+from tests.faultproxy import FaultProxy
 
 Cli = Callable[..., CliResult]
 # Nothing listens here: a test that got past input checking would exit 3, not 2.
@@ -231,3 +232,30 @@ def test_every_documented_example_is_accepted_as_written(doc: str, example: str)
         scope_options(args)
     if hasattr(args, "endpoint_url"):
         aws_options(args)
+
+
+# --- accounts that cannot be entered ----------------------------------------------------
+
+
+def test_accounts_other_than_the_callers_need_a_role_before_anything_is_read(
+    cli: Cli, proxy: FaultProxy
+) -> None:
+    result = cli(
+        "scan", "--endpoint-url", proxy.url, "--accounts", f"{OWN_ACCOUNT},111111111111",
+        "--regions", "eu-west-1",
+    )  # fmt: skip
+    one_line_usage_error(result, "--accounts 111111111111", "needs --role-name")
+    # Only the caller's identity was asked, to tell its own account from the others.
+    assert {action for action, _ in proxy.calls} == {"GetCallerIdentity"}
+
+
+def test_the_callers_own_account_needs_no_role(cli: Cli, moto_url: str) -> None:
+    result = cli(
+        "scan", "--endpoint-url", moto_url, "--accounts", OWN_ACCOUNT, "--regions", "eu-west-1",
+        "--resources", "instances", "--quiet", "--no-history",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+
+
+def test_organization_needs_a_role(cli: Cli) -> None:
+    one_line_usage_error(cli("scan", "--organization", "--endpoint-url", NOWHERE), "--role-name")

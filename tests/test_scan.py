@@ -8,7 +8,7 @@ from imdsguard.aws.instances import get_instance
 from imdsguard.aws.regions import enabled_regions
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
-from imdsguard.errors import AwsError
+from imdsguard.errors import AwsError, UsageError
 from imdsguard.options import EvaluationOptions, ScopeOptions
 from imdsguard.scan import run_scan
 from tests.conftest import OWN_ACCOUNT, own, seed
@@ -89,15 +89,12 @@ def test_organization_discovery_scans_every_active_account(factory: SessionFacto
     assert [f.resource_id for f in result.findings] == [instance]
 
 
-def test_account_outside_the_callers_without_role_name_is_a_scope_error(
+def test_account_outside_the_callers_without_role_name_is_a_usage_error(
     factory: SessionFactory,
 ) -> None:
     options = ScopeOptions(regions=("eu-west-1",), accounts=("222222222222",))
-    result = run_scan(factory, options, EvaluationOptions())
-    [scope] = result.scopes
-    assert scope.region == "*"
-    assert "role-name" in (scope.error or "")
-    assert result.exit_code() == 3
+    with pytest.raises(UsageError, match="needs --role-name"):
+        run_scan(factory, options, EvaluationOptions())
 
 
 def test_a_region_named_twice_is_read_once(factory: SessionFactory) -> None:

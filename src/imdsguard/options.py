@@ -62,6 +62,10 @@ class ScopeOptions:
                 object.__setattr__(self, name, tuple(dict.fromkeys(value)))
         if self.organization and self.accounts:
             raise UsageError("--organization and --accounts are mutually exclusive")
+        if self.organization and self.role_name is None:
+            raise UsageError(
+                "--organization enters every member account with AssumeRole: give --role-name"
+            )
         if self.max_workers < 1:
             raise UsageError("--max-workers must be at least 1")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from imdsguard.aws import organizations, regions
 from imdsguard.aws.session import AccountAccess, SessionFactory
-from imdsguard.errors import AwsError
+from imdsguard.errors import AwsError, UsageError
 from imdsguard.model.scan import Scope
 from imdsguard.options import ScopeOptions
 
@@ -46,9 +46,18 @@ def resolve_accounts(factory: SessionFactory, options: ScopeOptions) -> list[str
     """The account ids to scan: the caller's, an explicit list, or the organization's."""
     if options.organization:
         return organizations.get_active_accounts(factory.organizations())
+    own = factory.identity().account_id
     if options.accounts:
+        others = sorted(set(options.accounts) - {own})
+        if others and options.role_name is None:
+            # Before anything is read: a run that could only ever report these accounts as
+            # unreadable is a usage error, not an incomplete audit.
+            raise UsageError(
+                f"--accounts {','.join(others)}: entering an account other than the "
+                f"caller's ({own}) needs --role-name"
+            )
         return sorted(set(options.accounts))
-    return [factory.identity().account_id]
+    return [own]
 
 
 def enter_account(factory: SessionFactory, account_id: str, options: ScopeOptions) -> AccountTarget:

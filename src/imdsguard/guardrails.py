@@ -34,13 +34,28 @@ CREATE_LAUNCH_CONFIGURATION = LAUNCH_CONFIGURATIONS.guarded
 CREATE_OR_UPDATE_GROUP = AUTO_SCALING_GROUPS.guarded
 
 
-def _deny(sid: str, actions: tuple[IamAction, ...], condition: dict[str, Any] | None) -> Statement:
+def statement(
+    sid: str,
+    effect: str,
+    actions: tuple[IamAction, ...],
+    condition: dict[str, Any] | None = None,
+    resource: str = "*",
+) -> Statement:
+    """One policy statement; also the building block of permissions.py's Allow policies."""
     # One action is written as a string, as in AWS's examples.
     action: str | list[str] = actions[0] if len(actions) == 1 else list(actions)
-    statement: Statement = {"Sid": sid, "Effect": "Deny", "Action": action, "Resource": "*"}
+    result: Statement = {"Sid": sid, "Effect": effect, "Action": action, "Resource": resource}
     if condition:
-        statement["Condition"] = condition
-    return statement
+        result["Condition"] = condition
+    return result
+
+
+def document(statements: list[Statement]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _deny(sid: str, actions: tuple[IamAction, ...], condition: dict[str, Any] | None) -> Statement:
+    return statement(sid, "Deny", actions, condition)
 
 
 def _except_admins(allow_roles: tuple[str, ...]) -> dict[str, Any] | None:
@@ -53,7 +68,7 @@ def _except_admins(allow_roles: tuple[str, ...]) -> dict[str, Any] | None:
 
 def statements(options: GuardrailOptions) -> list[Statement]:
     """The policy's statements, in the order a reader should meet them."""
-    instance = "arn:aws:ec2:*:*:instance/*"
+    instance = f"arn:{options.partition}:ec2:*:*:instance/*"
     result = [
         {
             **_deny(
@@ -116,7 +131,7 @@ def statements(options: GuardrailOptions) -> list[Statement]:
 
 
 def policy(options: GuardrailOptions) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": statements(options)}
+    return document(statements(options))
 
 
 def render(options: GuardrailOptions) -> str:

@@ -73,6 +73,9 @@ class ScopeOptions:
 # An IAM role ARN or pattern for aws:PrincipalArn; wildcards allowed (account "*", names).
 ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}|\*):role/[\w+=,.@/*?-]+$")
 GuardrailFormat = Literal["scp", "iam"]
+# The partitions whose ARNs imdsguard writes: commercial, China, GovCloud (US).
+Partition = Literal["aws", "aws-cn", "aws-us-gov"]
+PARTITIONS: tuple[Partition, ...] = ("aws", "aws-cn", "aws-us-gov")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class GuardrailOptions:
     max_hop_limit: int | None = None
     allow_roles: tuple[str, ...] = ()
     pin_template_versions: bool = False
+    partition: Partition = "aws"
 
     def __post_init__(self) -> None:
         if self.max_hop_limit is not None and not 1 <= self.max_hop_limit <= 64:
@@ -93,6 +97,38 @@ class GuardrailOptions:
                     f"bad --allow-role {arn!r}: expected an IAM role ARN such as "
                     "arn:aws:iam::*:role/ImdsAdmin"
                 )
+
+
+PermissionsCommand = Literal["scan", "apply", "all"]
+PermissionsFormat = Literal["json", "cloudformation", "terraform"]
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionsOptions:
+    """Which commands and kinds a generated policy covers, and in which form it is printed."""
+
+    command: PermissionsCommand
+    kinds: tuple[str, ...] = RESOURCE_NAMES
+    format: PermissionsFormat = "json"
+    partition: Partition = "aws"
+    # Restrict sts:AssumeRole to this role (as scan's --role-name); None: any role.
+    role_name: str | None = None
+    # Let apply's policy also roll instances back (ModifyInstanceMetadataOptions unconditioned).
+    rollback: bool = False
+    security_hub: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.kinds if k not in RESOURCE_NAMES]
+        if unknown or not self.kinds:
+            raise UsageError(
+                f"unknown kind(s) {', '.join(unknown)}; one of {', '.join(RESOURCE_NAMES)}"
+            )
+        if self.role_name is not None and not ROLE_NAME.match(self.role_name):
+            raise UsageError(f"bad role name {self.role_name!r}: see IAM role naming rules")
+        if self.partition not in PARTITIONS:
+            raise UsageError(
+                f"unknown partition {self.partition!r}; one of {', '.join(PARTITIONS)}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,7 @@ def run_scan(
             outcomes.append(outcome)
             findings.extend(scope_findings)
             progress.advance()
-    return _result(outcomes, findings, kinds, evaluation)
+    return _result(outcomes, findings, kinds, evaluation, factory.identity().partition)
 
 
 def _result(
@@ -93,6 +93,7 @@ def _result(
     findings: list[Finding],
     kinds: Sequence[str],
     evaluation: EvaluationOptions,
+    partition: str,
 ) -> ScanResult:
     findings.sort(key=lambda f: (f.scope, f.resource_type, f.resource_id))
     return ScanResult(
@@ -103,4 +104,5 @@ def _result(
         # What was read and how it was judged: history and reports must not guess.
         kinds=tuple(k for k in RESOURCE_NAMES if k in kinds),
         evaluation=dataclasses.asdict(evaluation),
+        partition=partition,
     )

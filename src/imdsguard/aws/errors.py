@@ -17,6 +17,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from imdsguard.errors import AwsError, UsageError
+from imdsguard.model.kinds import KINDS, OPERATIONS
 from imdsguard.model.scan import one_of
 
 # Everything botocore raises for a failed call. ResponseParserError (an HTML error page
@@ -49,6 +50,25 @@ DENIED = frozenset(
     }
 )
 
+# The denials that mean a missing IAM permission (not bad credentials or a disabled Region).
+MISSING_PERMISSION = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+# API operation -> IAM action, from the kind table (tests/test_kinds.py proves it complete).
+IAM_ACTIONS = {
+    action.split(":", 1)[1]: action
+    for action in {a for k in KINDS for a in (*k.reads, *k.writes)} | {o.action for o in OPERATIONS}
+}
+
+
+def _naming_the_action(message: str, operation: str) -> str:
+    """A denial's message with the IAM action it lacks, so the reader knows what to grant.
+
+    AWS names it in some messages and not in others (EC2's UnauthorizedOperation does not).
+    """
+    action = IAM_ACTIONS.get(operation.split("(", 1)[0])
+    if action is None or action in message:
+        return message
+    return f"{message} (missing permission {action})"
+
 
 def translate(exc: Exception, operation: str = "") -> AwsError | UsageError:
     """Map a botocore exception to our tree; credentials problems are usage errors."""
@@ -67,6 +87,8 @@ def translate(exc: Exception, operation: str = "") -> AwsError | UsageError:
         if code in THROTTLING:
             attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
             message = f"throttled, retries exhausted after {attempts} retries: {message}"
+        if code in MISSING_PERMISSION:
+            message = _naming_the_action(message, op)
         return AwsError(code, message, op)
     if isinstance(exc, ConnectionError):
         return AwsError("ConnectionError", str(exc), operation)

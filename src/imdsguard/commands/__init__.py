@@ -1,5 +1,15 @@
 """One module per subcommand; each exposes ``register(subparsers)``. Order = help order."""
 
-from imdsguard.commands import apply, demo, diff, guardrails, history, plan, rollback, scan
+from imdsguard.commands import (
+    apply,
+    demo,
+    diff,
+    guardrails,
+    history,
+    permissions,
+    plan,
+    rollback,
+    scan,
+)
 
-COMMANDS = (scan, plan, apply, rollback, guardrails, history, diff, demo)
+COMMANDS = (scan, plan, apply, rollback, guardrails, permissions, history, diff, demo)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from imdsguard.errors import UsageError
 from imdsguard.model.kinds import RESOURCE_NAMES
-from imdsguard.options import AwsOptions, ScopeOptions
+from imdsguard.options import PARTITIONS, AwsOptions, ScopeOptions
 from imdsguard.report import FORMATS
 from imdsguard.rules.compliance import FRAMEWORKS
 
@@ -57,6 +57,16 @@ def resource_list(value: str) -> tuple[str, ...]:
         known = ", ".join(RESOURCE_NAMES)
         raise argparse.ArgumentTypeError(f"unknown kind(s) {', '.join(unknown)}; one of {known}")
     return kinds
+
+
+def add_partition_arg(parser: argparse.ArgumentParser) -> None:
+    """``--partition`` for the offline generators, which have no caller identity to ask."""
+    parser.add_argument(
+        "--partition",
+        choices=PARTITIONS,
+        default="aws",
+        help="the partition of the ARNs in the policy (default aws)",
+    )
 
 
 def add_resource_args(parser: argparse.ArgumentParser) -> None:

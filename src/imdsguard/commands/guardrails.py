@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from imdsguard.commands.common import positive_int
+from imdsguard.commands.common import add_partition_arg, positive_int
 from imdsguard.options import GuardrailOptions
 
 
@@ -18,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
         max_hop_limit=args.max_hop_limit,
         allow_roles=tuple(args.allow_role or ()),
         pin_template_versions=args.pin_template_versions,
+        partition=args.partition,
     )
     sys.stdout.write(render(options))
     return 0
@@ -57,4 +58,5 @@ def register(commands: Any) -> None:
         help="also require Auto Scaling groups to name a launch-template version number, "
         "not $Latest/$Default (then new versions reach groups only by an explicit update)",
     )
+    add_partition_arg(parser)
     parser.set_defaults(handler=run)

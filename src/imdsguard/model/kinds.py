@@ -80,7 +80,7 @@ class Kind:
     arn: str | None
     # What scan reads, and what apply re-reads, for this kind alone.
     reads: tuple[IamAction, ...]
-    # What apply and rollback (and their DryRun checks) call to change it.
+    # What apply and rollback (and their DryRun checks) call to change it, reads included.
     writes: tuple[IamAction, ...] = ()
     # What the guardrail policy (guardrails.py) conditions besides ``writes``: how anyone
     # else brings IMDSv1 back with this kind. imdsguard never calls these.
@@ -198,9 +198,10 @@ AMIS = Kind(
     "software in the image uses IMDSv2.",
     guide=LAUNCH_GUIDE,
     arn="arn:{partition}:ec2:{region}::image/{id}",
-    # DescribeImageAttribute: the DryRun check re-sets the description, never ImdsSupport.
-    reads=("ec2:DescribeImages", "ec2:DescribeImageAttribute"),
-    writes=("ec2:ModifyImageAttribute",),
+    reads=("ec2:DescribeImages",),
+    # DescribeImageAttribute: apply's DryRun check reads the description to re-set it
+    # (never ImdsSupport); scan never calls it, so it is not in the read-only policy.
+    writes=("ec2:ModifyImageAttribute", "ec2:DescribeImageAttribute"),
 )
 ACCOUNT_DEFAULTS = Kind(
     name="account-defaults",
@@ -238,20 +239,71 @@ BY_TYPE: Mapping[str, Kind] = {k.resource_type: k for k in KINDS}
 CHANGE_KINDS: tuple[PlanKind, ...] = tuple(k.plan_kind for k in KINDS if k.remediable)
 
 
+# The commands whose AWS calls a generated policy covers (src/imdsguard/permissions/):
+# plan also scans; publish is ``scan --security-hub``.
+Stage = Literal["scan", "plan", "apply", "rollback", "publish"]
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     """An AWS call that belongs to no one kind."""
 
     action: IamAction
     purpose: str
+    # Which commands call it (the IAM-enforced tests in tests/test_permissions_iam.py
+    # prove each command's policy is enough).
+    stages: tuple[Stage, ...]
+    # What fails without it (docs/permissions.md).
+    without: str
+    # Made only with the caller's own credentials, never in a member account's role.
+    caller_only: bool = False
 
 
+_EVERY_RUN: tuple[Stage, ...] = ("scan", "plan", "apply", "rollback")
+_ACCOUNT = "every kind: the whole account is a scope error"
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("sts:GetCallerIdentity", "the caller's own account and partition"),
-    Operation("sts:AssumeRole", "enter every other account (`--accounts`, `--organization`)"),
-    Operation("organizations:ListAccounts", "`--organization`: the organization's accounts"),
-    Operation("ec2:DescribeRegions", "each account's enabled Regions"),
-    Operation("cloudwatch:GetMetricData", "`plan`: IMDSv1 use (MetadataNoToken) per instance"),
-    Operation("ec2:DescribeImages", "`plan --container-hop-limit`: the instances' AMI names"),
-    Operation("securityhub:BatchImportFindings", "`scan --security-hub`: import the findings"),
+    Operation(
+        "sts:GetCallerIdentity",
+        "the caller's own account and partition",
+        _EVERY_RUN,
+        "nothing: AWS allows it to every principal",
+    ),
+    Operation(
+        "sts:AssumeRole",
+        "enter every other account (`--accounts`, `--organization`)",
+        (*_EVERY_RUN, "publish"),
+        _ACCOUNT + " (every account but the caller's)",
+        caller_only=True,
+    ),
+    Operation(
+        "organizations:ListAccounts",
+        "`--organization`: the organization's accounts",
+        ("scan", "plan"),
+        "every kind: one scope error, nothing scanned",
+        caller_only=True,
+    ),
+    Operation(
+        "ec2:DescribeRegions",
+        "each account's enabled Regions",
+        ("scan", "plan"),
+        _ACCOUNT + " (without `--regions`)",
+    ),
+    Operation(
+        "cloudwatch:GetMetricData",
+        "`plan`: IMDSv1 use (MetadataNoToken) per instance",
+        ("plan",),
+        "`instances`: held as usage-unknown, and the scope is an error",
+    ),
+    Operation(
+        "ec2:DescribeImages",
+        "`plan --container-hop-limit`: the instances' AMI names",
+        ("plan",),
+        "`amis` (and `plan --container-hop-limit`'s AMI names)",
+    ),
+    Operation(
+        "securityhub:BatchImportFindings",
+        "`scan --security-hub`: import the findings",
+        ("publish",),
+        "no kind: the findings are not imported, exit 3",
+    ),
 )

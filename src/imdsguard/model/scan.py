@@ -206,6 +206,9 @@ class ScanResult:
     kinds: tuple[str, ...] | None = None
     # The EvaluationOptions the verdicts were judged under; None = not recorded.
     evaluation: Mapping[str, JSONValue] | None = None
+    # The caller's partition (GetCallerIdentity): every ARN a report builds is in it. Not in
+    # the JSON document or the history, so a stored scan reports as "aws".
+    partition: str = "aws"
 
     @property
     def scope_errors(self) -> tuple[ScopeOutcome, ...]:

@@ -115,7 +115,8 @@ def _base(
     }
 
 
-def finding_asff(result: ScanResult, f: Finding, partition: str = "aws") -> dict[str, JSONValue]:
+def finding_asff(result: ScanResult, f: Finding) -> dict[str, JSONValue]:
+    partition = result.partition
     text = describe.kind(f.resource_type)
     label = compliance.severity(f.resource_type).upper() if f.status == "FAIL" else "INFORMATIONAL"
     controls = compliance.controls_in(f.resource_type, result.framework)
@@ -147,12 +148,10 @@ def finding_asff(result: ScanResult, f: Finding, partition: str = "aws") -> dict
     return doc
 
 
-def scope_error_asff(
-    result: ScanResult, s: ScopeOutcome, home_region: str, partition: str = "aws"
-) -> dict[str, JSONValue]:
+def scope_error_asff(result: ScanResult, s: ScopeOutcome, home_region: str) -> dict[str, JSONValue]:
     """NOT_AVAILABLE: Security Hub's own status for a check that could not run."""
     region = home_region if s.region == ALL_REGIONS else s.region
-    doc = _base(result, describe.scope_uid(s), s.account_id, region, partition)
+    doc = _base(result, describe.scope_uid(s), s.account_id, region, result.partition)
     doc |= {
         "GeneratorId": "imdsguard/scope",
         "Title": describe.SCOPE_ERROR_TITLE,

@@ -63,7 +63,7 @@ def scope_label(outcome: ScopeOutcome) -> str:
     return f"{outcome.account_id} {region}"
 
 
-def resource_arn(finding: Finding, partition: str = "aws") -> str:
+def resource_arn(finding: Finding, partition: str) -> str:
     """The resource's ARN where AWS defines one; otherwise an account-scoped identifier."""
     s = finding.scope
     kind_ = BY_TYPE.get(finding.resource_type)

@@ -93,11 +93,11 @@ def finding_event(result: ScanResult, f: Finding) -> dict[str, JSONValue]:
         "remediation": {"desc": text.remediation, "references": [text.url]},
         "resources": [
             {
-                "uid": describe.resource_arn(f),
+                "uid": describe.resource_arn(f, result.partition),
                 "name": f.name or f.resource_id,
                 "type": f.resource_type,
                 "region": f.scope.region,
-                "cloud_partition": "aws",
+                "cloud_partition": result.partition,
                 "owner": {"account": {"uid": f.scope.account_id, "type_id": 10}},
                 "data": f.resource.evidence(),
             }

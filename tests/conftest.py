@@ -33,6 +33,8 @@ def history_db(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     """Scans run by tests keep their history in a temporary directory, never the user's."""
     data_home = tmp_path_factory.mktemp("data")
     monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
+    # Journals and their plan locks too: tests never write into the user's state dir.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
     return data_home / "imdsguard" / "history.sqlite3"
 
 

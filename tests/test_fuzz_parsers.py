@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -151,3 +152,59 @@ def test_any_config_gives_options_or_a_usage_error(
     )
     plan = Plan(datetime(2026, 12, 1, tzinfo=UTC), options.lookback_days, changes)
     assert planfile.plan_from_json(json.loads(planfile.dumps(plan))) == replace(plan)
+
+
+# --- journals ----------------------------------------------------------------------------
+
+
+def journal_lines() -> list[bytes]:
+    from imdsguard.plan.planfile import change_json, plan_json
+
+    doc = valid_plan()
+    plan = planfile.plan_from_json(doc)
+    [change] = plan.changes
+    records: list[dict[str, Any]] = [
+        {"type": "header", "v": 1, "run": "apply", "plan": plan_json(plan)},
+        {"type": "intent", "key": change.key, "change": change_json(change)},
+        {"type": "outcome", "key": change.key, "outcome": "applied", "reason": ""},
+        {"type": "rollback-intent", "key": change.key},
+        {"type": "rollback-outcome", "key": change.key, "outcome": "restored"},
+        {"type": "scope", "account_id": "123456789012", "region": "eu-west-1", "error": "x"},
+    ]
+    return [json.dumps({**r, "at": "2026-12-01T00:00:00+00:00"}).encode() for r in records]
+
+
+JOURNAL = journal_lines()
+
+
+@FUZZ
+@given(
+    keep=st.lists(st.integers(min_value=0, max_value=len(JOURNAL) - 1), max_size=8),
+    noise=st.lists(st.tuples(st.integers(min_value=0, max_value=7), json_values), max_size=2),
+    cut=st.integers(min_value=0, max_value=400),
+    junk=st.binary(max_size=16),
+)
+def test_any_damaged_journal_reads_or_is_a_usage_error(
+    keep: list[int],
+    noise: list[tuple[int, Any]],
+    cut: int,
+    junk: bytes,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from imdsguard.remediate.journal import Journal
+
+    lines = [JOURNAL[i] for i in keep]
+    for index, value in noise:
+        lines.insert(min(index, len(lines)), json.dumps(value).encode())
+    data = b"\n".join(lines) + b"\n"
+    data = data[: len(data) - cut] + junk if cut or junk else data
+    path = tmp_path_factory.mktemp("j") / "j.jsonl"
+    path.write_bytes(data)
+    try:
+        journal, state = Journal.reopen(path)
+    except UsageError:
+        return
+    journal.close()
+    # What was accepted is consistent: every result has its intent.
+    assert set(state.outcomes) <= set(state.intents)
+    assert set(state.rolled_back) <= set(state.intents)

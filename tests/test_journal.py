@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 from imdsguard.errors import UsageError
 from imdsguard.model.remediation import Change, Plan
 from imdsguard.model.scan import MetadataOptions, Scope
-from imdsguard.plan.planfile import change_json
+from imdsguard.plan.planfile import change_json, plan_json
 from imdsguard.remediate.journal import Journal, default_path
+from tests.conftest import CliResult
 
 CHANGE = Change(
     "instance",
@@ -140,3 +142,76 @@ def test_resume_settles_by_the_latest_record(
     journal, state = Journal.reopen(path)
     journal.close()
     assert state.settled(CHANGE.key) == settled
+
+
+# --- what a crash can leave, and what it cannot ----------------------------------------
+
+
+@pytest.mark.parametrize("content", [b"", b'{"type": "header", "v": 1, "pl'])
+def test_a_journal_killed_before_its_header_changed_nothing(
+    content: bytes, tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    path = tmp_path / "j.jsonl"
+    path.write_bytes(content)
+    rollback = cli("rollback", str(path), "--endpoint-url", "http://127.0.0.1:9")
+    assert rollback.code == 0, rollback.err
+    assert "nothing was changed; nothing to roll back" in rollback.err
+    resume = cli("apply", "--resume", str(path), "--endpoint-url", "http://127.0.0.1:9")
+    assert resume.code == 2
+    [line] = resume.err.strip().splitlines()
+    assert "nothing was changed; start the run again: imdsguard apply PLAN --journal" in line
+
+
+def test_apply_journal_over_a_file_left_empty_proceeds(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    path.write_bytes(b"")
+    Journal.create(path, PLAN).close()
+    journal, state = Journal.reopen(path)
+    journal.close()
+    assert state.plan == PLAN
+
+
+def test_an_outcome_without_its_intent_is_damage_a_crash_cannot_cause(tmp_path: Path) -> None:
+    path = _journal(tmp_path)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + lines[2])  # the intent line is gone
+    with pytest.raises(
+        UsageError, match=r"damaged .*no intent record for 111111111111/eu-west-1/instance/i-1"
+    ):
+        Journal.reopen(path)
+
+
+def test_rollback_of_a_damaged_journal_names_what_it_cannot_account_for(
+    tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    path = _journal(tmp_path)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + lines[2])
+    result = cli("rollback", str(path), "--endpoint-url", "http://127.0.0.1:9")
+    assert result.code != 0
+    assert CHANGE.key in result.err
+    assert "cannot be accounted for" in result.err
+
+
+def test_one_plan_is_applied_by_one_run_whatever_the_journal(tmp_path: Path) -> None:
+    first = Journal.create(tmp_path / "a.jsonl", PLAN)
+    try:
+        with pytest.raises(UsageError, match=r"another imdsguard run .*a\.jsonl"):
+            Journal.create(tmp_path / "b.jsonl", PLAN)
+        with pytest.raises(UsageError, match="another imdsguard run"):
+            Journal.reopen(_journal_of(tmp_path / "c.jsonl"))
+    finally:
+        first.close()
+    # Released with the run: the plan can be applied again.
+    Journal.create(tmp_path / "d.jsonl", PLAN).close()
+    # A different plan was never blocked.
+    other = Plan(datetime(2026, 12, 1, tzinfo=UTC), 14, (CHANGE,))
+    Journal.create(tmp_path / "e.jsonl", other).close()
+
+
+def _journal_of(path: Path) -> Path:
+    """A finished journal of PLAN at ``path``, written without holding the run lock."""
+    path.write_text(
+        json.dumps({"type": "header", "v": 1, "plan": plan_json(PLAN), "at": "x"}) + "\n"
+    )
+    return path

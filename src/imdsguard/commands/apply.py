@@ -69,7 +69,12 @@ def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, Jour
     if args.resume:
         if args.plan or args.journal:
             raise UsageError("--resume takes neither a plan file nor --journal")
-        journal, state = journal_mod.Journal.reopen(Path(args.resume))
+        try:
+            journal, state = journal_mod.Journal.reopen(Path(args.resume))
+        except journal_mod.EmptyJournal as exc:
+            raise UsageError(
+                f"{exc}; start the run again: imdsguard apply PLAN --journal {exc.path}"
+            ) from exc
         factory = session_factory(aws_options(args))
         factory.identity()
         settled = frozenset(c.key for c in state.plan.changes if state.settled(c.key))

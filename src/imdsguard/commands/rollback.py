@@ -13,15 +13,20 @@ from imdsguard.commands.remediation_args import (
     add_write_args,
     apply_options,
 )
+from imdsguard.model.scan import EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
     from imdsguard.commands.apply import print_run
     from imdsguard.progress import progress_sink
-    from imdsguard.remediate.journal import Journal
+    from imdsguard.remediate.journal import EmptyJournal, Journal
     from imdsguard.remediate.rollback import run_rollback
 
-    journal, state = Journal.reopen(Path(args.journal))
+    try:
+        journal, state = Journal.reopen(Path(args.journal))
+    except EmptyJournal as exc:
+        print(f"imdsguard: {exc}; nothing to roll back", file=sys.stderr)
+        return EXIT_OK
     print(f"imdsguard: journal {journal.path} (rollback records appended)", file=sys.stderr)
     factory = session_factory(aws_options(args))
     factory.identity()

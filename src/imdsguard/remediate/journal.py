@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import threading
@@ -20,13 +21,32 @@ from imdsguard.plan.planfile import change_from_json, plan_from_json, plan_json
 JOURNAL_VERSION = 1
 
 
-def default_path(now: datetime | None = None) -> Path:
-    """``$XDG_STATE_HOME/imdsguard/journals/apply-<UTC time>-<pid>.jsonl``."""
+class EmptyJournal(UsageError):
+    """A journal with no complete record: the run stopped before it wrote its header.
+
+    Nothing is changed before the header and the change's intent are on disk, so nothing
+    was changed by that run.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"journal {path} is empty: the run stopped before it journaled anything, so "
+            "nothing was changed"
+        )
+        self.path = path
+
+
+def _state_dir() -> Path:
     state = os.environ.get("XDG_STATE_HOME") or os.path.join(
         os.path.expanduser("~"), ".local", "state"
     )
+    return Path(state) / "imdsguard"
+
+
+def default_path(now: datetime | None = None) -> Path:
+    """``$XDG_STATE_HOME/imdsguard/journals/apply-<UTC time>-<pid>.jsonl``."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return Path(state) / "imdsguard" / "journals" / f"apply-{stamp}-{os.getpid()}.jsonl"
+    return _state_dir() / "journals" / f"apply-{stamp}-{os.getpid()}.jsonl"
 
 
 def _now() -> str:
@@ -57,7 +77,11 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
         except ValueError as exc:
             if is_tail:
                 break  # torn final write: nothing after it, nothing was acted on
-            raise UsageError(f"journal {path} line {number} is corrupt ({exc})") from exc
+            raise UsageError(
+                f"journal {path} line {number} is corrupt ({exc}): a crash only ever tears "
+                "the last line, so lines are damaged and the changes they recorded cannot "
+                "be accounted for"
+            ) from exc
         if is_tail:
             break  # complete JSON but no newline: still a torn write, the fsync never finished
         records.append(record)
@@ -77,6 +101,39 @@ def _lock(handle: Any, path: Path) -> None:
         raise UsageError(f"journal {path} is in use by another imdsguard run") from exc
 
 
+def plan_identity(plan: Plan) -> str:
+    """The same plan file gives the same identity, whichever journal applies it."""
+    canonical = json.dumps(plan_json(plan), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _plan_lock(plan: Plan, journal: Path) -> Any:
+    """One run per plan: two applies of one plan with two journals would both write.
+
+    A lock file per plan identity beside the journals (``$XDG_STATE_HOME``), flock'd for
+    the run; it names the journal of the run that holds it.
+    """
+    locks = _state_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    path = locks / f"plan-{plan_identity(plan)}.lock"
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115  (closed with the journal)
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.seek(0)
+        holder = handle.read().strip() or "another journal"
+        handle.close()
+        raise UsageError(
+            f"this plan is being applied or rolled back by another imdsguard run (journal "
+            f"{holder}); wait for it, or use that journal"
+        ) from exc
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(journal.resolve()))
+    handle.flush()
+    return handle
+
+
 class Journal:
     """Appends records durably: each line is written and fsynced before we act on it."""
 
@@ -85,17 +142,35 @@ class Journal:
         self.path = path
         self._handle = handle
         self._lock = threading.Lock()
+        self._plan_lock: Any = None
+
+    def _hold_plan(self, plan: Plan) -> None:
+        try:
+            self._plan_lock = _plan_lock(plan, self.path)
+        except UsageError:
+            self.close()
+            raise
 
     @classmethod
     def create(cls, path: Path, plan: Plan, run: str = "apply") -> Journal:
+        reused = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(path, "x", encoding="utf-8")  # noqa: SIM115  (closed in close())
-        except FileExistsError as exc:
-            raise UsageError(f"journal {path} already exists: use apply --resume") from exc
+        except FileExistsError:
+            # Left without a complete record by a run killed before its header: nothing
+            # was journaled, so nothing was changed, and the file may be used afresh.
+            handle = open(path, "r+", encoding="utf-8")  # noqa: SIM115  (closed in close())
+            reused = True
         except OSError as exc:
             raise UsageError(f"cannot create journal {path}: {exc.strerror}") from exc
-        journal = cls(path, handle)
+        journal = cls(path, handle)  # locked from here on
+        if reused:
+            if not _never_written(path):
+                journal.close()
+                raise UsageError(f"journal {path} already exists: use apply --resume")
+            handle.truncate(0)
+        journal._hold_plan(plan)
         journal.append(
             "header", v=JOURNAL_VERSION, run=run, tool_version=__version__, plan=plan_json(plan)
         )
@@ -116,7 +191,10 @@ class Journal:
         journal = cls(path, handle)
         try:
             records, intact = read_records(path)
+            if not records:
+                raise EmptyJournal(path)
             state = JournalState.replay(path, records)
+            journal._hold_plan(state.plan)
         except UsageError:
             journal.close()
             raise
@@ -133,8 +211,21 @@ class Journal:
 
     def close(self) -> None:
         self._handle.close()
+        if self._plan_lock is not None:
+            self._plan_lock.close()
+            self._plan_lock = None
 
 
+def _never_written(path: Path) -> bool:
+    """True for a journal without one complete record (a crash before its header)."""
+    try:
+        return not read_records(path)[0]
+    except UsageError:
+        return False
+
+
+# The records that report on a change, each written only after its intent.
+RESULTS = frozenset({"outcome", "rollback-intent", "rollback-outcome"})
 # Apply outcomes a resumed run does not revisit; "failed" and "denied" are tried again.
 FINAL = frozenset({"applied", "skipped", "drifted"})
 
@@ -175,11 +266,22 @@ class JournalState:
         if header.get("v") != JOURNAL_VERSION:
             raise UsageError(f"journal {path}: unsupported version {header.get('v')!r}")
         state = cls(plan=plan_from_json(header.get("plan") or {}))
+        orphans: list[str] = []
         for number, record in enumerate(records[1:], start=2):
             try:
                 state._apply(record)
+                if record["type"] in RESULTS and record["key"] not in state.intents:
+                    orphans.append(str(record["key"]))
             except (KeyError, TypeError, ValueError) as exc:
                 raise UsageError(f"journal {path} line {number} is corrupt ({exc!r})") from exc
+        if orphans:
+            # Every change's intent is fsynced before it is made, so a crash can cut a
+            # journal short but never leave a result without its intent: lines are missing.
+            names = ", ".join(sorted(set(orphans))[:5])
+            raise UsageError(
+                f"journal {path} is damaged (not as a crash leaves it): no intent record "
+                f"for {names}; what was changed cannot be accounted for from this journal"
+            )
         return state
 
     def _apply(self, record: dict[str, Any]) -> None:
@@ -195,3 +297,7 @@ class JournalState:
         elif kind == "rollback-outcome":
             outcome, reason = str(record["outcome"]), str(record.get("reason", ""))
             self.rolled_back[record["key"]] = (outcome, reason)
+        elif kind == "scope":  # a scope the run could not enter: reported, nothing to replay
+            pass
+        else:  # a second header, or a record no version of imdsguard writes
+            raise ValueError(f"unexpected record type {kind!r}")

@@ -53,6 +53,8 @@ LAUNCH_GUIDE = (
 )
 _EC2 = "arn:{partition}:ec2:{region}:{account}"
 _ASG = "arn:{partition}:autoscaling:{region}:{account}"
+# What the launch kinds read besides themselves for what a launch effectively gets.
+_EFFECTIVE = ("ec2:GetInstanceMetadataDefaults", "ec2:DescribeImages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +136,14 @@ LAUNCH_TEMPLATES = Kind(
     "and make it the default version.",
     guide=LAUNCH_GUIDE,
     arn=_EC2 + ":launch-template/{id}",
-    # Groups are read too: a template is judged on the versions groups launch.
+    # Groups are read too: a template is judged on the versions groups launch. The account
+    # default and the versions' AMIs give the evidence's effective HttpTokens (a denied read
+    # leaves it unknown, docs/resources.md#what-a-launch-actually-gets).
     reads=(
         "ec2:DescribeLaunchTemplates",
         "ec2:DescribeLaunchTemplateVersions",
         "autoscaling:DescribeAutoScalingGroups",
+        *_EFFECTIVE,
     ),
     writes=("ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"),
 )
@@ -157,7 +162,11 @@ LAUNCH_CONFIGURATIONS = Kind(
     "launch template that requires IMDSv2.",
     guide=LAUNCH_GUIDE,
     arn=_ASG + ":launchConfiguration:*:launchConfigurationName/{id}",
-    reads=("autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeAutoScalingGroups"),
+    reads=(
+        "autoscaling:DescribeLaunchConfigurations",
+        "autoscaling:DescribeAutoScalingGroups",
+        *_EFFECTIVE,
+    ),
     guarded=("autoscaling:CreateLaunchConfiguration",),
 )
 AUTO_SCALING_GROUPS = Kind(
@@ -180,6 +189,7 @@ AUTO_SCALING_GROUPS = Kind(
         "ec2:DescribeLaunchTemplates",
         "ec2:DescribeLaunchTemplateVersions",
         "autoscaling:DescribeLaunchConfigurations",
+        *_EFFECTIVE,
     ),
     guarded=("autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup"),
 )

@@ -53,8 +53,6 @@ LAUNCH_GUIDE = (
 )
 _EC2 = "arn:{partition}:ec2:{region}:{account}"
 _ASG = "arn:{partition}:autoscaling:{region}:{account}"
-# What the launch kinds read besides themselves for what a launch effectively gets.
-_EFFECTIVE = ("ec2:GetInstanceMetadataDefaults", "ec2:DescribeImages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +134,11 @@ LAUNCH_TEMPLATES = Kind(
     "and make it the default version.",
     guide=LAUNCH_GUIDE,
     arn=_EC2 + ":launch-template/{id}",
-    # Groups are read too: a template is judged on the versions groups launch. The account
-    # default and the versions' AMIs give the evidence's effective HttpTokens (a denied read
-    # leaves it unknown, docs/resources.md#what-a-launch-actually-gets).
+    # Groups are read too: a template is judged on the versions groups launch.
     reads=(
         "ec2:DescribeLaunchTemplates",
         "ec2:DescribeLaunchTemplateVersions",
         "autoscaling:DescribeAutoScalingGroups",
-        *_EFFECTIVE,
     ),
     writes=("ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"),
 )
@@ -162,11 +157,7 @@ LAUNCH_CONFIGURATIONS = Kind(
     "launch template that requires IMDSv2.",
     guide=LAUNCH_GUIDE,
     arn=_ASG + ":launchConfiguration:*:launchConfigurationName/{id}",
-    reads=(
-        "autoscaling:DescribeLaunchConfigurations",
-        "autoscaling:DescribeAutoScalingGroups",
-        *_EFFECTIVE,
-    ),
+    reads=("autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeAutoScalingGroups"),
     guarded=("autoscaling:CreateLaunchConfiguration",),
 )
 AUTO_SCALING_GROUPS = Kind(
@@ -189,7 +180,6 @@ AUTO_SCALING_GROUPS = Kind(
         "ec2:DescribeLaunchTemplates",
         "ec2:DescribeLaunchTemplateVersions",
         "autoscaling:DescribeLaunchConfigurations",
-        *_EFFECTIVE,
     ),
     guarded=("autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup"),
 )
@@ -304,11 +294,22 @@ OPERATIONS: tuple[Operation, ...] = (
         ("plan",),
         "`instances`: held as usage-unknown, and the scope is an error",
     ),
+    # The launch kinds' evidence, not their verdicts: what a launch effectively gets
+    # (docs/resources.md#what-a-launch-actually-gets). Without them it reads `unknown`.
     Operation(
         "ec2:DescribeImages",
-        "`plan --container-hop-limit`: the instances' AMI names",
-        ("plan",),
-        "`amis` (and `plan --container-hop-limit`'s AMI names)",
+        "read AMIs; `plan --container-hop-limit`: the instances' AMI names; `scan`: the AMIs "
+        "launch settings use, for their effective HttpTokens",
+        ("scan", "plan"),
+        "`amis` (and `plan --container-hop-limit`'s AMI names; launch settings' "
+        "`effective_http_tokens` is unknown)",
+    ),
+    Operation(
+        "ec2:GetInstanceMetadataDefaults",
+        "read account defaults; `scan`: the Region's account default, for launch settings' "
+        "effective HttpTokens",
+        ("scan", "plan"),
+        "`account-defaults` (and launch settings' `effective_http_tokens` is unknown)",
     ),
     Operation(
         "securityhub:BatchImportFindings",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
+from imdsguard.model.effective import EffectiveTokens
 from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.launch import (
     AccountImdsDefaults,
@@ -43,13 +44,17 @@ def instance(iid: str, tokens: HttpTokens, name: str | None = None, **kw: object
         name=name,
         iam_instance_profile=kw.get("role"),  # type: ignore[arg-type]
         launch_time=datetime(2025, 6, 1, 12, 0, tzinfo=UTC),
-        image_id="ami-0123456789abcdef0",
+        image_id=AMI,
         instance_type="t3.micro",
     )
 
 
+AMI = "ami-0123456789abcdef0"
+
+
 def launch_template() -> LaunchTemplate:
-    """Default v1 allows IMDSv1; v2 (latest) requires tokens; v1 is what web-asg launches."""
+    """Default v1 allows IMDSv1, but the Region's default makes its launches require tokens;
+    v2 (latest) requires tokens itself; v1 is what web-asg launches."""
     optional, required = MetadataOptions(), MetadataOptions(http_tokens="required")
     return LaunchTemplate(
         template_id="lt-0aaa0000000000001",
@@ -57,10 +62,27 @@ def launch_template() -> LaunchTemplate:
         default_version=1,
         latest_version=2,
         versions=(
-            TemplateVersion(1, optional, metadata_specified=False, used_by=("web-asg",)),
-            TemplateVersion(2, required, metadata_specified=True),
+            TemplateVersion(
+                1,
+                optional,
+                metadata_specified=False,
+                used_by=("web-asg",),
+                image_id=AMI,
+                effective=EffectiveTokens("required", "account-default"),
+            ),
+            TemplateVersion(
+                2,
+                required,
+                metadata_specified=True,
+                image_id="resolve:ssm:/golden/ami",
+                effective=EffectiveTokens("required", "explicit"),
+            ),
         ),
     )
+
+
+# us-east-1 has no account default and the AMI no ImdsSupport: AWS's default decides.
+AWS_DEFAULT = EffectiveTokens("optional", "aws-default")
 
 
 def judged(scope: Scope, resource: Resource, strict: bool = False) -> Finding:
@@ -85,7 +107,14 @@ def sample_result() -> ScanResult:
         ),
         judged(
             a_us,
-            LaunchConfiguration("old-lc", MetadataOptions(), False, used_by=("old-asg",)),
+            LaunchConfiguration(
+                "old-lc",
+                MetadataOptions(),
+                False,
+                used_by=("old-asg",),
+                image_id=AMI,
+                effective=AWS_DEFAULT,
+            ),
         ),
         judged(
             a_us,
@@ -98,11 +127,12 @@ def sample_result() -> ScanResult:
                         "LaunchConfigurationName",
                         http_tokens="optional",
                         http_endpoint="enabled",
+                        effective=AWS_DEFAULT,
                     ),
                 ),
             ),
         ),
-        judged(a_us, Image("ami-0123456789abcdef0", "golden", None)),
+        judged(a_us, Image(AMI, "golden", None)),
         judged(a_us, AccountImdsDefaults("us-east-1", managed_by="account")),
         judged(b_eu, instance("i-0bbb00000000000a1", "required")),
     )

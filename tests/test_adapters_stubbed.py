@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 
 from imdsguard.aws.account_defaults import get_account_defaults, parse_account_defaults
 from imdsguard.aws.autoscaling import parse_group, parse_launch_configuration
+from imdsguard.aws.images import get_images
 from imdsguard.aws.launch_templates import (
     get_launch_templates,
     get_template_versions,
@@ -190,6 +191,31 @@ def test_template_version_without_metadata_options_means_aws_defaults() -> None:
     )
 
 
+def test_explicit_tokens_are_per_field_and_the_ami_is_kept() -> None:
+    endpoint_only = version_reply(4, {"HttpEndpoint": "enabled"})
+    endpoint_only["LaunchTemplateData"]["ImageId"] = "ami-0abc"
+    record = parse_template_version(endpoint_only)
+    # MetadataOptions present, but HttpTokens left to the launch precedence.
+    assert (record.metadata_specified, record.explicit_tokens) == (True, None)
+    assert record.image_id == "ami-0abc"
+    explicit = parse_template_version(version_reply(5, {"HttpTokens": "optional"}))
+    assert (explicit.explicit_tokens, explicit.image_id) == ("optional", None)
+
+
+def test_launch_amis_are_read_by_filter_for_any_owner_and_missing_ones_are_absent(
+    ec2: tuple[EC2Client, Stubber],
+) -> None:
+    client, stubber = ec2
+    # No Owners: public and shared AMIs launch too. The stub fails on any other parameter.
+    stubber.add_response(
+        "describe_images",
+        {"Images": [{"ImageId": "ami-public", "ImdsSupport": "v2.0", "State": "available"}]},
+        {"Filters": [{"Name": "image-id", "Values": ["ami-gone", "ami-public"]}]},
+    )
+    found = get_images(client, ["ami-public", "ami-gone", "ami-public"])
+    assert {i: image.imds_support for i, image in found.items()} == {"ami-public": "v2.0"}
+
+
 # --- Auto Scaling shapes ---
 
 
@@ -232,3 +258,19 @@ def test_parse_launch_configuration_missing_metadata_is_optional() -> None:
         {"LaunchConfigurationName": "lc-2", "MetadataOptions": {"HttpTokens": "required"}}
     )
     assert (required.metadata.http_tokens, required.metadata_specified) == ("required", True)
+    assert (config.explicit_tokens, required.explicit_tokens) == (None, "required")
+
+
+def test_parse_launch_configuration_keeps_its_ami_and_per_field_tokens() -> None:
+    config = parse_launch_configuration(
+        {
+            "LaunchConfigurationName": "lc-3",
+            "ImageId": "ami-0abc",
+            "MetadataOptions": {"HttpPutResponseHopLimit": 2},
+        }
+    )
+    assert (config.image_id, config.metadata_specified, config.explicit_tokens) == (
+        "ami-0abc",
+        True,
+        None,
+    )

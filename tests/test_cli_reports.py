@@ -135,7 +135,7 @@ def test_json_records_the_kinds_read_and_the_evaluation(
 ) -> None:
     seed(factory, "eu-west-1", Group("legacy", 1))
     doc = scan(cli, moto_url, "--format", "json", "--strict-amis", "--imds-disabled", "fail").json()
-    assert doc["schema_version"] == "1.2"
+    assert doc["schema_version"] == "1.3"
     assert doc["scan_options"] == {
         "resources": ["instances"],
         "evaluation": {"imds_disabled": "fail", "strict_amis": True},

@@ -19,6 +19,7 @@ from imdsguard.model.scan import (
     ScopeOutcome,
 )
 from imdsguard.options import AwsOptions, ScopeOptions
+from tests.sample import sample_result
 
 SCOPE = Scope("111111111111", "eu-west-1")
 LAUNCHED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -112,3 +113,15 @@ def test_scan_row_records_kinds_and_options_or_null_when_unknown() -> None:
     assert scan.evaluation == '{"imds_disabled":"fail","strict_amis":false}'
     assert scan_rows(RESULT, "").scan.kinds is None
     assert scan_rows(RESULT, "").scan.evaluation is None
+
+
+def test_launch_settings_keep_their_effective_tokens_in_the_history() -> None:
+    result = sample_result()
+    rows = scan_rows(result, "sample").findings
+    [template] = [r for r in rows if r.resource_type == "AwsEc2LaunchTemplate"]
+    evidence = json.loads(template.evidence)
+    assert (evidence["default_effective_http_tokens"], evidence["default_effective_source"]) == (
+        "required",
+        "account-default",
+    )
+    assert [v["effective_source"] for v in evidence["versions"]] == ["account-default", "explicit"]

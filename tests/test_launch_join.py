@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from imdsguard.collect.effective import LaunchContext
 from imdsguard.collect.launch import (
     AUTO_SCALING_GROUPS,
     LAUNCH_CONFIGURATIONS,
@@ -11,9 +12,11 @@ from imdsguard.collect.launch import (
     build_resources,
     versions_to_read,
 )
+from imdsguard.model.effective import EffectiveTokens
 from imdsguard.model.launch import (
     AutoScalingGroup,
     GroupRecord,
+    Image,
     LaunchConfiguration,
     LaunchTemplate,
     TemplateRef,
@@ -27,7 +30,9 @@ API = TemplateSummary("lt-api", "api", default_version=2, latest_version=2)
 
 
 def record(template_id: str, number: int, tokens: HttpTokens) -> VersionRecord:
-    return VersionRecord(template_id, number, MetadataOptions(http_tokens=tokens), True)
+    return VersionRecord(
+        template_id, number, MetadataOptions(http_tokens=tokens), True, tokens, "ami-web"
+    )
 
 
 GROUPS = (
@@ -55,7 +60,9 @@ INVENTORY = LaunchInventory(
         record("lt-api", 2, "required"),
     ),
     groups=GROUPS,
-    configurations=(LaunchConfiguration("old-lc", MetadataOptions(), False),),
+    configurations=(
+        LaunchConfiguration("old-lc", MetadataOptions(), False, image_id="ami-legacy"),
+    ),
 )
 
 
@@ -114,3 +121,51 @@ def test_only_the_selected_kinds_are_yielded() -> None:
     assert kinds == {"LaunchTemplate", "LaunchConfiguration", "AutoScalingGroup"}
     only = {type(r).__name__ for r in build_resources(INVENTORY, frozenset({LAUNCH_TEMPLATES}))}
     assert only == {"LaunchTemplate"}
+
+
+def test_every_launch_setting_carries_what_its_next_launch_gets() -> None:
+    """Explicit tokens win; a setting without them takes the scope's context."""
+    unset = VersionRecord("lt-web", 4, MetadataOptions(), False, None, "ami-v2")
+    web = TemplateSummary("lt-web", "web", default_version=4, latest_version=4)
+    groups = (GroupRecord("g", None, (TemplateRef("LaunchTemplate", "4", template_id="lt-web"),)),)
+    context = LaunchContext(images={"ami-v2": Image("ami-v2", None, "v2.0")})
+    inventory = LaunchInventory(
+        templates=(web,),
+        versions=(*INVENTORY.versions, unset),
+        groups=(*groups, *GROUPS[3:]),
+        configurations=INVENTORY.configurations,
+        context=context,
+    )
+    resources = {r.resource_id: r for r in build_resources(inventory, frozenset(LAUNCH_KINDS))}
+    template = resources["lt-web"]
+    assert isinstance(template, LaunchTemplate)
+    assert [(v.number, v.effective.source) for v in template.versions] == [(4, "ami")]
+    evidence = template.evidence()
+    assert (evidence["default_effective_http_tokens"], evidence["default_effective_source"]) == (
+        "required",
+        "ami",
+    )
+    config = resources["old-lc"]
+    assert isinstance(config, LaunchConfiguration)
+    # ami-legacy was not found: a deregistered AMI is unknown, never optional.
+    assert (config.effective.http_tokens, config.effective.source) == (None, "unknown")
+    group, legacy = resources["g"], resources["legacy"]
+    assert isinstance(group, AutoScalingGroup)
+    assert isinstance(legacy, AutoScalingGroup)
+    assert group.sources[0].effective == EffectiveTokens("required", "ami")
+    assert legacy.sources[0].effective == config.effective
+    orphan = resources["orphan"]
+    assert isinstance(orphan, AutoScalingGroup)
+    sources = orphan.evidence()["launch_sources"]
+    assert isinstance(sources, list)
+    source = sources[0]
+    assert isinstance(source, dict)
+    assert (source["effective_http_tokens"], source["effective_source"]) == (None, "unknown")
+    assert source["effective_reason"] == "launch template or version not found"
+
+
+def test_without_a_context_nothing_past_the_setting_is_guessed() -> None:
+    [config] = build_resources(INVENTORY, frozenset({LAUNCH_CONFIGURATIONS}))
+    assert isinstance(config, LaunchConfiguration)
+    assert config.effective.source == "unknown"
+    assert config.evidence()["effective_http_tokens"] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from imdsguard.model.effective import EffectiveTokens
 from imdsguard.model.launch import (
     AccountImdsDefaults,
     AutoScalingGroup,
@@ -17,6 +18,9 @@ from imdsguard.model.scan import Finding, Instance, MetadataOptions, Resource, S
 from imdsguard.report.details import DETAILS, details
 
 REQUIRED = MetadataOptions(http_tokens="required")
+EXPLICIT_REQUIRED = EffectiveTokens("required", "explicit")
+FROM_DEFAULT = EffectiveTokens("required", "account-default")
+FROM_AMI = EffectiveTokens("required", "ami")
 OPTIONAL = MetadataOptions()
 RESOURCES: list[tuple[Resource, str]] = [
     (
@@ -30,26 +34,40 @@ RESOURCES: list[tuple[Resource, str]] = [
             1,
             3,
             (
-                TemplateVersion(1, REQUIRED, True),
-                TemplateVersion(2, OPTIONAL, True, ("batch-asg", "etl-asg")),
-                TemplateVersion(3, REQUIRED, True),
+                TemplateVersion(1, REQUIRED, True, effective=EXPLICIT_REQUIRED),
+                TemplateVersion(
+                    2, OPTIONAL, True, ("batch-asg", "etl-asg"), effective=FROM_DEFAULT
+                ),
+                TemplateVersion(3, REQUIRED, True, effective=EXPLICIT_REQUIRED),
             ),
         ),
-        "default v1 required, latest v3 required; v2 optional used by batch-asg,etl-asg",
+        "default v1 required, latest v3 required; "
+        "v2 optional (effective required via account-default) used by batch-asg,etl-asg",
     ),
     (
-        LaunchConfiguration("lc", OPTIONAL, False, ("legacy-asg",)),
-        "http_tokens=optional (not set); used by legacy-asg",
+        LaunchTemplate("lt-2", None, 1, 1, (TemplateVersion(1, OPTIONAL, False),)),
+        "default v1 optional (effective unknown), latest v1 optional",
+    ),
+    (
+        LaunchConfiguration("lc", OPTIONAL, False, ("legacy-asg",), effective=FROM_AMI),
+        "http_tokens=optional (not set; effective required via ami); used by legacy-asg",
+    ),
+    (
+        LaunchConfiguration("lc", REQUIRED, True, effective=EXPLICIT_REQUIRED),
+        "http_tokens=required; used by no group",
     ),
     (
         AutoScalingGroup(
             "asg",
             (
-                LaunchSource("launch-template", "lt-1", "LaunchTemplate", "2", 2, "optional"),
+                LaunchSource(
+                    "launch-template", "lt-1", "LaunchTemplate", "2", 2, "optional", "enabled"
+                ),
                 LaunchSource("launch-configuration", "gone", "LaunchConfigurationName"),
             ),
         ),
-        "lt-1 v2 via LaunchTemplate: optional; gone via LaunchConfigurationName: NOT FOUND",
+        "lt-1 v2 via LaunchTemplate: optional (effective unknown); "
+        "gone via LaunchConfigurationName: NOT FOUND",
     ),
     (Image("ami-1", "golden", None), "ImdsSupport=unset"),
     (

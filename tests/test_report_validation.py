@@ -156,7 +156,7 @@ def test_csv_uses_crlf_record_ends_and_quotes_only_where_needed() -> None:
 
 def test_json_keeps_1_0_fields_and_adds_severity_and_compliance() -> None:
     doc = json.loads(json_format.format(sample_result()))
-    assert doc["schema_version"] == "1.2"
+    assert doc["schema_version"] == "1.3"
     assert doc["scan_options"]["resources"] == list(RESOURCE_NAMES)
     first = doc["findings"][0]
     for key in ("account_id", "region", "resource_type", "resource_id", "status", "reason"):
@@ -167,6 +167,30 @@ def test_json_keeps_1_0_fields_and_adds_severity_and_compliance() -> None:
         "standard": "CIS AWS Foundations Benchmark v5.0.0",
         "control": "5.7",
     } in first["compliance"]
+
+
+SCAN_SCHEMA = Path(json_format.__file__).with_name("scan.schema.json")
+
+
+def test_json_effective_fields_validate_and_an_unknown_must_say_why() -> None:
+    schema = json.loads(SCAN_SCHEMA.read_text(encoding="utf-8"))
+    doc = json.loads(json_format.format(sample_result()))
+    jsonschema.validate(doc, schema)
+    config = next(
+        f for f in doc["findings"] if f["resource_type"] == "AwsAutoScalingLaunchConfiguration"
+    )
+    config["effective_source"] = "unknown"  # a value presented as unknown: refused
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+    config["effective_http_tokens"] = None  # unknown, but without its reason: refused
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+    config["effective_reason"] = "account default not read: throttled"
+    jsonschema.validate(doc, schema)
+    template = next(f for f in doc["findings"] if f["resource_type"] == "AwsEc2LaunchTemplate")
+    template["versions"][0]["effective_source"] = "guessed"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
 
 
 def test_junit_stays_well_formed_with_control_characters_in_names(

@@ -106,6 +106,11 @@ def test_failing_group_version_evidence_names_the_groups() -> None:
         "http_endpoint": "enabled",
         "hop_limit": 1,
         "metadata_options_set": True,
+        "image_id": None,
+        # Built outside the scan's join: nothing past the version's own setting was read.
+        "effective_http_tokens": None,
+        "effective_source": "unknown",
+        "effective_reason": "account default and AMI not read",
         "used_by_groups": ["a-asg", "b-asg"],
     }
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.aws.errors import aws_errors
-from imdsguard.aws.instances import parse_metadata_options
+from imdsguard.aws.instances import parse_explicit_tokens, parse_metadata_options
 from imdsguard.model.launch import GroupRecord, LaunchConfiguration, TemplateRef
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ def parse_launch_configuration(raw: Mapping[str, Any]) -> LaunchConfiguration:
         metadata=parse_metadata_options(metadata),
         metadata_specified=bool(metadata),
         created_time=created if isinstance(created, datetime) else None,
+        image_id=raw.get("ImageId") or None,
+        explicit_tokens=parse_explicit_tokens(metadata),
     )
 
 

@@ -1,4 +1,4 @@
-"""EC2 AMIs: DescribeImages (owned images, re-reads, names) and ImdsSupport writes.
+"""EC2 AMIs: DescribeImages (owned images, re-reads, names, launch AMIs) and ImdsSupport writes.
 
 get_* call AWS; parse_* are pure.
 """
@@ -48,20 +48,29 @@ def get_image(client: EC2Client, image_id: str) -> Image | None:
     return parse_image(images[0]) if images else None
 
 
-def get_image_names(client: EC2Client, image_ids: Sequence[str]) -> dict[str, str]:
-    """AMI id -> name for the images still visible; missing ones are simply absent.
+def get_images(client: EC2Client, image_ids: Sequence[str]) -> dict[str, Image]:
+    """AMI id -> Image for every one the account can launch from (owned, shared or public);
+    a deregistered or unshared one is simply absent.
 
     A filter, not ImageIds=: with ImageIds one deregistered AMI fails the whole call.
+    Without Owners, DescribeImages answers every image the account has launch permission
+    for, public ones included.
     """
-    names: dict[str, str] = {}
+    images: dict[str, Image] = {}
     ids = sorted(set(image_ids))
     with aws_errors("DescribeImages"):
         for start in range(0, len(ids), IMAGE_BATCH):
             chunk = ids[start : start + IMAGE_BATCH]
             reply = client.describe_images(Filters=[{"Name": "image-id", "Values": chunk}])
-            for image in reply.get("Images", []):
-                names[image["ImageId"]] = str(image.get("Name", ""))
-    return names
+            for raw in reply.get("Images", []):
+                image = parse_image(raw)
+                images[image.image_id] = image
+    return images
+
+
+def get_image_names(client: EC2Client, image_ids: Sequence[str]) -> dict[str, str]:
+    """AMI id -> name for the images still visible; missing ones are simply absent."""
+    return {i: image.name or "" for i, image in get_images(client, image_ids).items()}
 
 
 def require_imdsv2(client: EC2Client, image_id: str) -> None:

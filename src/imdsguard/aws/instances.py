@@ -15,6 +15,7 @@ from imdsguard.model.scan import (
     HTTP_TOKENS,
     METADATA_STATES,
     SWITCH,
+    HttpTokens,
     Instance,
     MetadataOptions,
     one_of,
@@ -54,6 +55,15 @@ def parse_metadata_options(raw: Mapping[str, Any] | None) -> MetadataOptions:
             "InstanceMetadataTags", SWITCH, default.instance_metadata_tags
         ),
     )
+
+
+def parse_explicit_tokens(raw: Mapping[str, Any] | None) -> HttpTokens | None:
+    """Pure: the HttpTokens a MetadataOptions block sets itself, ``None`` when it leaves it
+    out. Per field: a block that sets only HttpEndpoint leaves tokens to the launch
+    precedence (docs/aws-behaviour.md#the-api)."""
+    if not raw or raw.get("HttpTokens") is None:
+        return None
+    return known(raw["HttpTokens"], HTTP_TOKENS, "MetadataOptions.HttpTokens")
 
 
 def parse_tags(raw: Any) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from imdsguard.aws.errors import aws_errors
-from imdsguard.aws.instances import parse_metadata_options
+from imdsguard.aws.instances import parse_explicit_tokens, parse_metadata_options
 from imdsguard.errors import AwsError
 from imdsguard.model.launch import TemplateSummary, VersionRecord
 from imdsguard.model.scan import MetadataOptions
@@ -70,12 +70,15 @@ def parse_template(raw: Mapping[str, Any]) -> TemplateSummary:
 
 def parse_template_version(raw: Mapping[str, Any]) -> VersionRecord:
     """Pure: one DescribeLaunchTemplateVersions entry -> VersionRecord."""
-    metadata = (raw.get("LaunchTemplateData") or {}).get("MetadataOptions")
+    data = raw.get("LaunchTemplateData") or {}
+    metadata = data.get("MetadataOptions")
     return VersionRecord(
         template_id=str(raw["LaunchTemplateId"]),
         number=int(raw["VersionNumber"]),
         metadata=parse_metadata_options(metadata),
         metadata_specified=bool(metadata),
+        explicit_tokens=parse_explicit_tokens(metadata),
+        image_id=data.get("ImageId") or None,
     )
 
 

@@ -3,7 +3,8 @@
 A template version matters when it is the default, the latest, or what a group launches;
 a launch configuration matters with the groups that use it. Neither can be judged from
 its own describe call, so the collector reads everything once per scope (see
-``collect.resources.collect_launch_sources``) and this module joins the records.
+``collect.resources.collect_launch_sources``) and this module joins the records, with the
+scope's ``LaunchContext`` deciding what each launch effectively gets (``collect.effective``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
+from imdsguard.collect.effective import NOT_READ, LaunchContext, effective_tokens
 from imdsguard.model import kinds as kind_table
+from imdsguard.model.effective import EffectiveTokens, unknown
 from imdsguard.model.launch import (
     DEFAULT,
     LATEST,
@@ -43,6 +46,7 @@ class LaunchInventory:
     versions: tuple[VersionRecord, ...] = ()
     groups: tuple[GroupRecord, ...] = ()
     configurations: tuple[LaunchConfiguration, ...] = ()
+    context: LaunchContext = NOT_READ
 
 
 class _Templates:
@@ -93,7 +97,14 @@ def build_resources(inventory: LaunchInventory, kinds: frozenset[str]) -> Iterat
     """Join the inventory and yield the resources of the selected launch kinds."""
     lookup = _Templates(inventory.templates)
     versions = {(v.template_id, v.number): v for v in inventory.versions}
-    configs = {c.name: c for c in inventory.configurations}
+    context = inventory.context
+    effective = {
+        key: effective_tokens(v.explicit_tokens, v.image_id, context) for key, v in versions.items()
+    }
+    configs = {
+        c.name: replace(c, effective=effective_tokens(c.explicit_tokens, c.image_id, context))
+        for c in inventory.configurations
+    }
     template_users: dict[tuple[str, int], set[str]] = defaultdict(set)
     config_users: dict[str, set[str]] = defaultdict(set)
     groups: list[AutoScalingGroup] = []
@@ -106,12 +117,12 @@ def build_resources(inventory: LaunchInventory, kinds: frozenset[str]) -> Iterat
             template, number = lookup.resolve(ref)
             if template is not None and number is not None:
                 template_users[(template.template_id, number)].add(group.name)
-            sources.append(_template_source(ref, template, number, versions))
+            sources.append(_template_source(ref, template, number, versions, effective))
         groups.append(AutoScalingGroup(group.name, tuple(sources)))
     if LAUNCH_TEMPLATES in kinds:
-        yield from _templates(inventory.templates, versions, template_users)
+        yield from _templates(inventory.templates, versions, effective, template_users)
     if LAUNCH_CONFIGURATIONS in kinds:
-        for config in inventory.configurations:
+        for config in configs.values():
             yield replace(config, used_by=tuple(sorted(config_users.get(config.name, ()))))
     if AUTO_SCALING_GROUPS in kinds:
         yield from groups
@@ -125,6 +136,7 @@ def _config_source(name: str, configs: Mapping[str, LaunchConfiguration]) -> Lau
         via="LaunchConfigurationName",
         http_tokens=config.metadata.http_tokens if config else None,
         http_endpoint=config.metadata.http_endpoint if config else None,
+        effective=config.effective if config else unknown("launch configuration not found"),
     )
 
 
@@ -133,8 +145,10 @@ def _template_source(
     template: TemplateSummary | None,
     number: int | None,
     versions: Mapping[tuple[str, int], VersionRecord],
+    effective: Mapping[tuple[str, int], EffectiveTokens],
 ) -> LaunchSource:
-    record = versions.get((template.template_id, number)) if template and number else None
+    key = (template.template_id, number) if template and number else None
+    record = versions.get(key) if key else None
     identifier = template.template_id if template else ref.template_id or ref.template_name
     return LaunchSource(
         kind="launch-template",
@@ -144,12 +158,15 @@ def _template_source(
         resolved_version=number,
         http_tokens=record.metadata.http_tokens if record else None,
         http_endpoint=record.metadata.http_endpoint if record else None,
+        effective=(effective.get(key) if key else None)
+        or unknown("launch template or version not found"),
     )
 
 
 def _templates(
     templates: tuple[TemplateSummary, ...],
     versions: Mapping[tuple[str, int], VersionRecord],
+    effective: Mapping[tuple[str, int], EffectiveTokens],
     users: Mapping[tuple[str, int], set[str]],
 ) -> Iterator[LaunchTemplate]:
     for t in templates:
@@ -170,6 +187,8 @@ def _templates(
                     metadata=v.metadata,
                     metadata_specified=v.metadata_specified,
                     used_by=tuple(sorted(users.get((t.template_id, v.number), ()))),
+                    image_id=v.image_id,
+                    effective=effective[(t.template_id, v.number)],
                 )
                 for v in found
             ),

@@ -7,10 +7,12 @@ from functools import partial
 
 from imdsguard.aws import account_defaults, autoscaling, images, instances, launch_templates
 from imdsguard.aws.session import AccountAccess, SessionFactory
-from imdsguard.collect import launch
+from imdsguard.collect import effective, launch
+from imdsguard.collect.effective import LaunchContext
+from imdsguard.errors import AwsError
 from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.launch import LaunchConfiguration, TemplateSummary, VersionRecord
-from imdsguard.model.scan import Resource
+from imdsguard.model.scan import HttpTokens, Resource
 
 # A collector streams the resources of one kind (or of a few read together) out of one scope.
 Collector = Callable[[SessionFactory, AccountAccess, str], Iterator[Resource]]
@@ -60,8 +62,40 @@ def collect_launch_sources(
         )
     if kinds & {launch.LAUNCH_CONFIGURATIONS, launch.AUTO_SCALING_GROUPS}:
         configurations = tuple(autoscaling.get_launch_configurations(asg))
-    inventory = launch.LaunchInventory(templates, versions, groups, configurations)
+    settings = [(v.explicit_tokens, v.image_id) for v in versions] + [
+        (c.explicit_tokens, c.image_id) for c in configurations
+    ]
+    context = read_launch_context(factory, access, region, settings)
+    inventory = launch.LaunchInventory(templates, versions, groups, configurations, context)
     yield from launch.build_resources(inventory, kinds)
+
+
+def read_launch_context(
+    factory: SessionFactory,
+    access: AccountAccess,
+    region: str,
+    settings: Sequence[tuple[HttpTokens | None, str | None]],
+) -> LaunchContext:
+    """The scope's account default and the AMIs the launch precedence reaches, read once.
+
+    Read whatever --resources says, since what a launch effectively gets is the point of
+    the evidence (docs/resources.md). A failed read is no scope error, because no verdict
+    depends on it: the effective value becomes unknown, with the error as the reason.
+    Nothing is read when every setting names its own HttpTokens.
+    """
+    if not effective.needs_defaults(settings):
+        return LaunchContext()
+    client = factory.ec2(access, region)
+    try:
+        defaults = account_defaults.get_account_defaults(client, region)
+    except AwsError as exc:
+        return LaunchContext(defaults_error=str(exc))
+    wanted = effective.images_to_read(settings, defaults.http_tokens)
+    try:
+        found = images.get_images(client, wanted) if wanted else {}
+    except AwsError as exc:
+        return LaunchContext(defaults.http_tokens, images_error=str(exc))
+    return LaunchContext(defaults.http_tokens, images=found)
 
 
 # Resource kinds by their --resources name (model.kinds.RESOURCE_NAMES, same order).

@@ -294,11 +294,22 @@ OPERATIONS: tuple[Operation, ...] = (
         ("plan",),
         "`instances`: held as usage-unknown, and the scope is an error",
     ),
+    # The launch kinds' evidence, not their verdicts: what a launch effectively gets
+    # (docs/resources.md#what-a-launch-actually-gets). Without them it reads `unknown`.
     Operation(
         "ec2:DescribeImages",
-        "`plan --container-hop-limit`: the instances' AMI names",
-        ("plan",),
-        "`amis` (and `plan --container-hop-limit`'s AMI names)",
+        "read AMIs; `plan --container-hop-limit`: the instances' AMI names; `scan`: the AMIs "
+        "launch settings use, for their effective HttpTokens",
+        ("scan", "plan"),
+        "`amis` (and `plan --container-hop-limit`'s AMI names; launch settings' "
+        "`effective_http_tokens` is unknown)",
+    ),
+    Operation(
+        "ec2:GetInstanceMetadataDefaults",
+        "read account defaults; `scan`: the Region's account default, for launch settings' "
+        "effective HttpTokens",
+        ("scan", "plan"),
+        "`account-defaults` (and launch settings' `effective_http_tokens` is unknown)",
     ),
     Operation(
         "securityhub:BatchImportFindings",

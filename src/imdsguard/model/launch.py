@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal
 
+from imdsguard.model.effective import NOT_JOINED, EffectiveTokens
 from imdsguard.model.scan import (
     HttpTokens,
     JSONValue,
@@ -47,6 +48,8 @@ class TemplateVersion:
     metadata: MetadataOptions
     metadata_specified: bool
     used_by: tuple[str, ...] = ()  # Auto Scaling groups launching exactly this version
+    image_id: str | None = None
+    effective: EffectiveTokens = NOT_JOINED
 
     def as_json(self, default: int, latest: int) -> dict[str, JSONValue]:
         doc: dict[str, JSONValue] = {
@@ -55,6 +58,8 @@ class TemplateVersion:
             "is_latest": self.number == latest,
         }
         doc.update(_metadata_json(self.metadata, self.metadata_specified))
+        doc["image_id"] = self.image_id
+        doc.update(self.effective.as_json())
         doc["used_by_groups"] = list(self.used_by)
         return doc
 
@@ -86,6 +91,9 @@ class LaunchTemplate:
             "default_version": self.default_version,
             "default_http_tokens": default.metadata.http_tokens if default else None,
             "default_hop_limit": default.metadata.hop_limit if default else None,
+            # What a $Default launch gets under the launch precedence (docs/resources.md).
+            "default_effective_http_tokens": default.effective.http_tokens if default else None,
+            "default_effective_source": default.effective.source if default else "unknown",
             "latest_version": self.latest_version,
             "latest_http_tokens": latest.metadata.http_tokens if latest else None,
             "used_by_groups": list(groups),
@@ -106,6 +114,9 @@ class LaunchConfiguration:
     metadata_specified: bool
     used_by: tuple[str, ...] = ()
     created_time: datetime | None = None
+    image_id: str | None = None
+    explicit_tokens: HttpTokens | None = None  # MetadataOptions.HttpTokens, when it is set
+    effective: EffectiveTokens = NOT_JOINED
 
     @property
     def resource_id(self) -> str:
@@ -113,6 +124,8 @@ class LaunchConfiguration:
 
     def evidence(self) -> dict[str, JSONValue]:
         doc = _metadata_json(self.metadata, self.metadata_specified)
+        doc["image_id"] = self.image_id
+        doc.update(self.effective.as_json())
         doc["used_by_groups"] = list(self.used_by)
         doc["created_time"] = self.created_time.isoformat() if self.created_time else None
         doc["remediation"] = LC_REMEDIATION
@@ -134,9 +147,10 @@ class LaunchSource:
     resolved_version: int | None = None
     http_tokens: TokensSetting | None = None
     http_endpoint: SwitchSetting | None = None
+    effective: EffectiveTokens = NOT_JOINED
 
     def as_json(self) -> dict[str, JSONValue]:
-        return {
+        doc: dict[str, JSONValue] = {
             "kind": self.kind,
             "id": self.identifier,
             "via": self.via,
@@ -145,6 +159,8 @@ class LaunchSource:
             "http_tokens": self.http_tokens,
             "http_endpoint": self.http_endpoint,
         }
+        doc.update(self.effective.as_json())
+        return doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,12 +270,14 @@ class TemplateSummary:
 
 @dataclass(frozen=True, slots=True)
 class VersionRecord:
-    """One DescribeLaunchTemplateVersions entry, reduced to its IMDS settings."""
+    """One DescribeLaunchTemplateVersions entry, reduced to its IMDS settings and its AMI."""
 
     template_id: str
     number: int
     metadata: MetadataOptions
     metadata_specified: bool
+    explicit_tokens: HttpTokens | None  # MetadataOptions.HttpTokens, when the version sets it
+    image_id: str | None
 
 
 @dataclass(frozen=True, slots=True)

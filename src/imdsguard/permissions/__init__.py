@@ -148,7 +148,17 @@ class Grant:
 
 def grants() -> list[Grant]:
     """Every action imdsguard may need, for docs/permissions.md's table."""
-    rows = [Grant(op.action, op.stages, op.purpose, op.without) for op in OPERATIONS]
+    # An operation a kind also reads (apply re-reads it too) is needed by every command.
+    kind_reads = {a for k in KINDS for a in k.reads}
+    rows = [
+        Grant(
+            op.action,
+            (*READ_STAGES, *WRITE_STAGES) if op.action in kind_reads else op.stages,
+            op.purpose,
+            op.without,
+        )
+        for op in OPERATIONS
+    ]
     listed = {op.action for op in OPERATIONS}
     for action in sorted({a for k in KINDS for a in (*k.reads, *k.writes)} - listed):
         readers = tuple(k.name for k in KINDS if action in k.reads)

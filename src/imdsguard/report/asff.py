@@ -38,6 +38,17 @@ _EVIDENCE_TO_OPTIONS = (
 )
 
 
+# What the next launch gets (docs/resources.md#what-a-launch-actually-gets): ASFF's launch
+# template and launch configuration shapes have no field for it, so ProductFields carry it.
+EFFECTIVE_KEYS = (
+    "default_effective_http_tokens",
+    "default_effective_source",
+    "effective_http_tokens",
+    "effective_source",
+    "effective_reason",
+)
+PRODUCT_FIELD_MAX = 2048  # AWS limit per ProductFields value
+
 # The launch configuration shape only knows these option fields.
 LAUNCH_CONFIG_OPTIONS = frozenset({"HttpTokens", "HttpEndpoint", "HttpPutResponseHopLimit"})
 
@@ -96,6 +107,15 @@ def details(f: Finding) -> dict[str, JSONValue]:
     return {"Other": other}
 
 
+def effective_fields(f: Finding) -> dict[str, JSONValue]:
+    ev = f.resource.evidence()
+    return {
+        f"imdsguard/{key}": str(ev[key])[:PRODUCT_FIELD_MAX]
+        for key in EFFECTIVE_KEYS
+        if ev.get(key) is not None
+    }
+
+
 def _base(
     result: ScanResult, uid: str, account: str, region: str, partition: str
 ) -> dict[str, JSONValue]:
@@ -134,7 +154,11 @@ def finding_asff(result: ScanResult, f: Finding) -> dict[str, JSONValue]:
             "RelatedRequirements": requirements,
         },
         "Workflow": {"Status": WORKFLOW[f.status]},
-        "ProductFields": {"imdsguard/status": f.status, "imdsguard/reason": f.reason},
+        "ProductFields": {
+            "imdsguard/status": f.status,
+            "imdsguard/reason": f.reason,
+            **effective_fields(f),
+        },
         "Resources": [
             {
                 "Type": f.resource_type,

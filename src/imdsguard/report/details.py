@@ -22,9 +22,24 @@ def _instance(ev: Evidence) -> str:
     return " ".join(parts)
 
 
+def _effective(ev: Evidence, prefix: str = "") -> str:
+    """What a launch gets, when the setting itself does not say: 'effective required via ami'."""
+    source = ev.get(f"{prefix}effective_source")
+    if source in (None, "explicit"):
+        return ""
+    tokens = ev.get(f"{prefix}effective_http_tokens")
+    return "effective unknown" if tokens is None else f"effective {tokens} via {source}"
+
+
+def _with_effective(text: str, ev: Evidence, prefix: str = "") -> str:
+    effective = _effective(ev, prefix)
+    return f"{text} ({effective})" if effective else text
+
+
 def _template(ev: Evidence) -> str:
+    default = f"default v{ev.get('default_version')} {ev.get('default_http_tokens')}"
     text = (
-        f"default v{ev.get('default_version')} {ev.get('default_http_tokens')}, "
+        f"{_with_effective(default, ev, 'default_')}, "
         f"latest v{ev.get('latest_version')} {ev.get('latest_http_tokens')}"
     )
     versions = ev.get("versions")
@@ -32,7 +47,8 @@ def _template(ev: Evidence) -> str:
         if isinstance(v, dict) and v.get("used_by_groups") and not v.get("is_default"):
             groups = v["used_by_groups"]
             names = ",".join(str(g) for g in groups) if isinstance(groups, list) else ""
-            text += f"; v{v.get('version')} {v.get('http_tokens')} used by {names}"
+            version = _with_effective(f"v{v.get('version')} {v.get('http_tokens')}", v)
+            text += f"; {version} used by {names}"
     return text
 
 
@@ -41,8 +57,11 @@ def _names(value: JSONValue) -> str:
 
 
 def _launch_configuration(ev: Evidence) -> str:
-    unset = "" if ev.get("metadata_options_set") else " (not set)"
-    return f"http_tokens={ev.get('http_tokens')}{unset}; used by {_names(ev.get('used_by_groups'))}"
+    notes = [] if ev.get("metadata_options_set") else ["not set"]
+    if effective := _effective(ev):
+        notes.append(effective)
+    shown = f" ({'; '.join(notes)})" if notes else ""
+    return f"http_tokens={ev.get('http_tokens')}{shown}; used by {_names(ev.get('used_by_groups'))}"
 
 
 def _group(ev: Evidence) -> str:
@@ -52,7 +71,9 @@ def _group(ev: Evidence) -> str:
         if isinstance(s, dict):
             version = f" v{s['resolved_version']}" if s.get("resolved_version") else ""
             tokens = s.get("http_tokens") or "NOT FOUND"
-            parts.append(f"{s.get('id')}{version} via {s.get('via')}: {tokens}")
+            found = f"{s.get('id')}{version} via {s.get('via')}: {tokens}"
+            # A source not found has nothing to launch: no effective value to add.
+            parts.append(_with_effective(found, s) if s.get("http_tokens") else found)
     return "; ".join(parts)
 
 

@@ -11,7 +11,10 @@ from imdsguard.rules import compliance
 # and at the top ``title`` and ``framework`` (the --compliance filter, or null).
 # 1.2 added ``scan_options``: the --resources kinds read and the evaluation options
 # (each null when the result does not record it), so an absent kind never reads as clean.
-SCHEMA_VERSION = "1.2"
+# 1.3 added what the next launch gets under AWS's launch precedence: ``effective_http_tokens``,
+# ``effective_source``, ``effective_reason`` and ``image_id`` on template versions, launch
+# configurations and group launch sources, and ``default_effective_*`` on templates.
+SCHEMA_VERSION = "1.3"
 
 
 def compliance_json(finding: Finding, framework: str | None) -> list[JSONValue]:

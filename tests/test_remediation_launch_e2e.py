@@ -115,7 +115,7 @@ def test_every_kind_passes_after_apply_and_rollback_restores_what_can_be(
     # web-lt: a new version 3 from v1's full data, made the default; nothing deleted.
     assert template(ec2, ids["web-lt"]) == (3, 3)
     new = version(ec2, ids["web-lt"], 3)["LaunchTemplateData"]
-    assert new["ImageId"] == DEMO_AMI
+    assert new["ImageId"] == version(ec2, ids["web-lt"], 1)["LaunchTemplateData"]["ImageId"]
     assert new["InstanceType"] == "t3.micro"
     assert new["MetadataOptions"]["HttpTokens"] == "required"
     assert new["MetadataOptions"]["HttpEndpoint"] == "enabled"

@@ -21,7 +21,7 @@ from imdsguard.aws import replies
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.demo.fleet import DEMO_ROLE, Group, seed_scope
 from imdsguard.demo.launch_fleet import seed_launch_settings
-from tests.conftest import CliResult, seed
+from tests.conftest import CliResult, own, seed
 from tests.faultproxy import BAD_REPLIES, FaultProxy, ProxyRequest, Reply, bad_reply
 
 Cli = Callable[..., CliResult]
@@ -368,3 +368,41 @@ def test_an_instance_with_imdsv1_calls_on_an_unread_page_is_never_planned(
     [held] = doc["held"]
     assert (held["resource_id"], held["reason"]) == (instance, "usage-unknown")
     assert result.code == code, result.err
+
+
+EMPTY_DESCRIBE = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse '
+    b'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>5e3c-example</requestId>'
+    b"<reservationSet/></DescribeInstancesResponse>"
+)
+
+
+def test_apply_closes_an_instance_as_gone_only_when_ec2_says_not_found(
+    factory: SessionFactory, proxy: FaultProxy, cli: Cli, tmp_path: Any
+) -> None:
+    """A real-looking reply that lists nothing is not 'gone': the change fails, and
+    resume (which never retries 'gone') applies it."""
+    [instance] = seed(factory, REGION, Group("a", 1, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    common = ("--endpoint-url", proxy.url, "--regions", REGION, "--quiet")
+    planned = cli("plan", *common, "--resources", "instances", "--output", str(plan))
+    assert planned.code == 0, planned.err
+    # Every describe of the instance by id or filter answers "nothing", well-formed.
+    proxy.rewrites.append(
+        lambda req, body: (
+            EMPTY_DESCRIBE
+            if req.action == "DescribeInstances" and instance.encode() in req.body
+            else body
+        )
+    )
+    journal = tmp_path / "j.jsonl"
+    applied = cli("apply", str(plan), "--endpoint-url", proxy.url, "--journal", str(journal))
+    assert applied.code != 0
+    assert "gone" not in applied.out + applied.err
+    assert "MissingFromReply" in applied.out + applied.err
+    proxy.rewrites.clear()
+    resumed = cli("apply", "--resume", str(journal), "--endpoint-url", proxy.url)
+    assert resumed.code == 0, resumed.out + resumed.err
+    options = factory.ec2(own(factory), REGION).describe_instances(InstanceIds=[instance])
+    [[described]] = [r["Instances"] for r in options["Reservations"]]
+    assert described["MetadataOptions"]["HttpTokens"] == "required"

@@ -171,7 +171,19 @@ def test_apply_journal_over_a_file_left_empty_proceeds(tmp_path: Path) -> None:
     assert state.plan == PLAN
 
 
-def test_an_outcome_without_its_intent_is_damage_a_crash_cannot_cause(tmp_path: Path) -> None:
+def test_a_skipped_change_needs_no_intent(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = Journal.create(path, PLAN)
+    journal.append("outcome", key=CHANGE.key, outcome="skipped", reason="already compliant")
+    journal.close()
+    journal, state = Journal.reopen(path)
+    journal.close()
+    assert state.outcomes == {CHANGE.key: ("skipped", "already compliant")}
+
+
+def test_an_applied_change_without_its_intent_is_damage_a_crash_cannot_cause(
+    tmp_path: Path,
+) -> None:
     path = _journal(tmp_path)
     lines = path.read_text().splitlines(keepends=True)
     path.write_text(lines[0] + lines[2])  # the intent line is gone

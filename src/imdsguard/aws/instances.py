@@ -110,11 +110,17 @@ def get_instance(client: EC2Client, instance_id: str) -> Instance | None:
     for reservation in reply.get("Reservations", []):
         for raw in reservation.get("Instances", []):
             return parse_instance(raw)
-    return None
+    # EC2 answers an id it does not know with InvalidInstanceID.NotFound, never with an
+    # empty list: only that error may close a change as "gone" (resume never retries it).
+    raise AwsError(
+        "MissingFromReply",
+        f"DescribeInstances answered without {instance_id} and without InvalidInstanceID.NotFound",
+        "DescribeInstances",
+    )
 
 
 def get_instances_by_id(client: EC2Client, instance_ids: Sequence[str]) -> dict[str, Instance]:
-    """The instances still known to EC2, by id; vanished ones are simply absent.
+    """The instances still known to EC2, by id; absent only if EC2 says it does not know it.
 
     A filter, not InstanceIds=: with InstanceIds one vanished instance fails the call
     (InvalidInstanceID.NotFound) for all the others.
@@ -131,6 +137,13 @@ def get_instances_by_id(client: EC2Client, instance_ids: Sequence[str]) -> dict[
                     for raw in reservation.get("Instances", []):
                         instance = parse_instance(raw)
                         found[instance.instance_id] = instance
+    # A filter answers a vanished id with silence, and so might a reply that is not
+    # EC2's: ask for each missing one by id, so only InvalidInstanceID.NotFound says gone.
+    for instance_id in ids:
+        if instance_id not in found:
+            again = get_instance(client, instance_id)
+            if again is not None:
+                found[instance_id] = again
     return found
 
 

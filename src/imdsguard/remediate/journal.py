@@ -224,8 +224,16 @@ def _never_written(path: Path) -> bool:
         return False
 
 
-# The records that report on a change, each written only after its intent.
-RESULTS = frozenset({"outcome", "rollback-intent", "rollback-outcome"})
+def _needs_intent(record: dict[str, Any]) -> bool:
+    """Records that exist only after the change's intent was journaled: an ``applied``
+    outcome (nothing is applied unwritten), and any rollback record (rollback works
+    from the intents). Other outcomes (skipped, drifted, failed before writing) need none.
+    """
+    if record["type"] == "outcome":
+        return bool(record["outcome"] == "applied")
+    return record["type"] in {"rollback-intent", "rollback-outcome"}
+
+
 # Apply outcomes a resumed run does not revisit; "failed" and "denied" are tried again.
 FINAL = frozenset({"applied", "skipped", "drifted"})
 
@@ -270,7 +278,7 @@ class JournalState:
         for number, record in enumerate(records[1:], start=2):
             try:
                 state._apply(record)
-                if record["type"] in RESULTS and record["key"] not in state.intents:
+                if _needs_intent(record) and record["key"] not in state.intents:
                     orphans.append(str(record["key"]))
             except (KeyError, TypeError, ValueError) as exc:
                 raise UsageError(f"journal {path} line {number} is corrupt ({exc!r})") from exc

@@ -41,8 +41,8 @@ CLIENT_CACHE_SIZE = 24
 # (docs/aws-behaviour.md#credentials).
 ADVISORY_REFRESH_SECONDS = 5 * 60
 MANDATORY_REFRESH_SECONDS = 2 * 60
-# The base session's components an account's session borrows: models, endpoint data and
-# the builtin event handlers are loaded once; the profile's configuration is read once.
+# The base session's components an account's session borrows, so models and endpoint data
+# are loaded, the builtin event handlers registered and the profile's settings read once.
 SHARED_COMPONENTS = ("data_loader", "event_emitter", "config_store")
 
 
@@ -228,9 +228,8 @@ class SessionFactory:
                 entered = access in self._accounts
             if not entered:
                 credentials = self._assumed_credentials(role_arn, external_id)
-                session = self._account_session(credentials)
                 with self._lock:
-                    self._accounts[access] = session
+                    self._accounts[access] = self._account_session(credentials)
         return access
 
     def _assumed_credentials(
@@ -265,14 +264,15 @@ class SessionFactory:
             mandatory_timeout=MANDATORY_REFRESH_SECONDS,
         )
 
-    def _sts_for_fetcher(self, service_name: str, **static_keys: str | None) -> Any:
+    def _sts_for_fetcher(self, service_name: str, **_frozen_keys: str | None) -> Any:
         """The fetcher's client_creator. The keys it passes are the base session's
         credentials, frozen; the shared STS client signs with those same credentials (and
         follows their own refresh), so it serves every AssumeRole."""
         return self._client(service_name, None, self.default_region())
 
     def _account_session(self, credentials: RefreshableCredentials) -> botocore.session.Session:
-        """A botocore session whose only credentials are the assumed role's."""
+        """A botocore session whose only credentials are the assumed role's (under the lock:
+        it reads the base session's lazily created components)."""
         session = botocore.session.Session(include_builtin_handlers=False)
         for name in SHARED_COMPONENTS:
             session.register_component(name, self._session.get_component(name))

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -228,6 +229,45 @@ def bad_reply(
         return spoil(kind, body)
 
     return rewrite
+
+
+class ShortSessions:
+    """AssumeRole answers whose credentials expire ``seconds`` after they are sent, and
+    ExpiredToken, as AWS answers, for any call signed with them after that: moto's
+    credentials last as long as DurationSeconds says and it never refuses expired ones.
+
+    Install both halves: ``proxy.rules.insert(0, s.rule)`` and ``proxy.rewrites.append(s.rewrite)``.
+    """
+
+    _KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
+    _EXPIRATION = re.compile(rb"<Expiration>[^<]*</Expiration>")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.issued: list[tuple[str, float]] = []  # (access key, monotonic deadline), in order
+        self.expired = 0  # calls refused with ExpiredToken
+        self._deadlines: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def rewrite(self, req: ProxyRequest, body: bytes) -> bytes:
+        key = self._KEY.search(body)
+        if req.action != "AssumeRole" or key is None:
+            return body
+        expiry = datetime.now(UTC) + timedelta(seconds=self.seconds)
+        with self._lock:
+            deadline = time.monotonic() + self.seconds
+            self._deadlines[key.group(1).decode()] = deadline
+            self.issued.append((key.group(1).decode(), deadline))
+        stamp = f"<Expiration>{expiry:%Y-%m-%dT%H:%M:%S.%fZ}</Expiration>".encode()
+        return self._EXPIRATION.sub(stamp, body)
+
+    def rule(self, req: ProxyRequest) -> Fault | None:
+        with self._lock:
+            deadline = self._deadlines.get(req.access_key)
+            if deadline is None or time.monotonic() < deadline:
+                return None
+            self.expired += 1
+        return Fault(400, "ExpiredToken", "The security token included in the request is expired")
 
 
 def _parse(method: str, path: str, headers: dict[str, str], body: bytes) -> ProxyRequest:

@@ -16,14 +16,14 @@ OTHER = "222222222222"
 
 def test_own_account_uses_the_base_credentials(factory: SessionFactory) -> None:
     access = account_access(factory, OWN_ACCOUNT, None, None)
-    assert (access.account_id, access.access_key_id) == (OWN_ACCOUNT, None)
+    assert (access.account_id, access.role_arn) == (OWN_ACCOUNT, None)
 
 
 def test_another_account_is_entered_with_assume_role(factory: SessionFactory) -> None:
     access = account_access(factory, OTHER, "Audit", "ext-id-1")
     assert access.account_id == OTHER
-    assert access.access_key_id is not None
-    assert access.session_token is not None
+    assert access.role_arn == f"arn:aws:iam::{OTHER}:role/Audit"
+    assert factory.sts(access).get_caller_identity()["Account"] == OTHER
 
 
 def test_another_account_without_a_role_name_raises_no_role(factory: SessionFactory) -> None:

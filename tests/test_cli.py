@@ -107,6 +107,8 @@ def test_output_file(factory: SessionFactory, moto_url: str, cli: Cli, tmp_path:
         (["scan", "--organization", "--accounts", "123456789012"], "mutually exclusive"),
         (["frobnicate"], "invalid choice"),
         (["scan", "--endpoint-url", "notaurl"], "bad --endpoint-url 'notaurl'"),
+        (["scan", "--role-session-name", "x"], "bad --role-session-name 'x'"),
+        (["scan", "--duration-seconds", "899"], "--duration-seconds must be 900..43200"),
         (["scan", "--output", "/nonexistent-dir/scan.json"], "cannot write /nonexistent-dir"),
     ],
 )

@@ -98,13 +98,18 @@ def _operations(service: str) -> dict[str, str]:
     return {xform_name(name): name for name in model["operations"]}
 
 
+# botocore classes that make an operation's calls themselves, by the name aws/ uses them.
+CALLED_BY_BOTOCORE = {"AssumeRoleCredentialFetcher": "sts:AssumeRole"}
+
+
 def called_actions() -> dict[str, set[str]]:
     """IAM action -> the aws/ files that can call it.
 
     An operation is any attribute named like one of the services' operations
-    (``client.describe_instances(...)``, or the bound method passed on to be called), and
-    any ``get_paginator("describe_instances")`` argument. The IAM action is the service's
-    botocore name and the operation name; that holds for every service in the table.
+    (``client.describe_instances(...)``, or the bound method passed on to be called), any
+    ``get_paginator("describe_instances")`` argument, and any use of a botocore class in
+    CALLED_BY_BOTOCORE. The IAM action is the service's botocore name and the operation
+    name; that holds for every service in the table.
     """
     trees = _trees()
     methods: dict[str, list[str]] = {}
@@ -117,6 +122,8 @@ def called_actions() -> dict[str, set[str]]:
             names: list[str] = []
             if isinstance(node, ast.Attribute):
                 names.append(node.attr)
+            if isinstance(node, ast.Name) and node.id in CALLED_BY_BOTOCORE:
+                found.setdefault(CALLED_BY_BOTOCORE[node.id], set()).add(path.name)
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -141,7 +148,7 @@ def test_the_walker_finds_calls_and_paginators() -> None:
     found = called_actions()
     assert "ec2:ModifyInstanceMetadataOptions" in found  # client.modify_...(...)
     assert "ec2:DescribeLaunchTemplateVersions" in found  # get_paginator("...")
-    assert "sts:AssumeRole" in found
+    assert "sts:AssumeRole" in found  # AssumeRoleCredentialFetcher(...)
 
 
 def test_every_operation_aws_calls_is_in_the_kind_table() -> None:

@@ -96,8 +96,15 @@ def _seed(url: str) -> Estate:
     }
     iam = boto3.client("iam", endpoint_url=url, region_name=REGION, **creds)  # type: ignore[call-overload]
     sts = boto3.client("sts", endpoint_url=url, region_name=REGION, **creds)  # type: ignore[call-overload]
-    factory = SessionFactory(endpoint_url=url, max_attempts=2)
-    access = AccountAccess(OWN_ACCOUNT, key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.MonkeyPatch.context() as env:
+        # The factory's own credentials are the admin's: it reads them from the environment
+        # when its first client is made, and keeps them.
+        env.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        env.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        env.delenv("AWS_SESSION_TOKEN", raising=False)
+        factory = SessionFactory(endpoint_url=url, max_attempts=2)
+        factory.identity()
+    access = AccountAccess(OWN_ACCOUNT)
     groups = (
         Group("good", 1, tokens="required", imdsv1_calls=0),
         Group("legacy", 1, imdsv1_calls=0),

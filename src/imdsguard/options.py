@@ -15,6 +15,9 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 # IAM role names: 1-64 of [\w+=,.@-], optionally behind a path ("team/Audit").
 ROLE_NAME = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+# STS AssumeRole's RoleSessionName and DurationSeconds (docs/aws-behaviour.md#credentials).
+ROLE_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+DURATION_SECONDS = (900, 43200)
 # EC2 instance ids: i- and 8 (older) or 17 hex digits.
 INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 
@@ -26,8 +29,19 @@ class AwsOptions:
     profile: str | None = None
     endpoint_url: str | None = None
     max_attempts: int = 8
+    # How other accounts' roles are assumed; None: not sent, so STS's own default applies.
+    role_session_name: str = "imdsguard"
+    duration_seconds: int | None = None
 
     def __post_init__(self) -> None:
+        if not ROLE_SESSION_NAME.fullmatch(self.role_session_name):
+            raise UsageError(
+                f"bad --role-session-name {self.role_session_name!r}: "
+                "2-64 characters of [\\w+=,.@-]"
+            )
+        low, high = DURATION_SECONDS
+        if self.duration_seconds is not None and not low <= self.duration_seconds <= high:
+            raise UsageError(f"--duration-seconds must be {low}..{high} (the STS range)")
         if self.endpoint_url is not None:
             parts = urlsplit(self.endpoint_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -1,4 +1,4 @@
-"""One shared boto3/botocore session and Config; cheap per-scope clients; assume-role."""
+"""One shared botocore session and Config; cheap per-scope clients; assumed roles that refresh."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    CredentialProvider,
+    CredentialResolver,
+    RefreshableCredentials,
+)
 from botocore.exceptions import BotoCoreError
 
 from imdsguard import __version__
@@ -28,6 +34,16 @@ if TYPE_CHECKING:
 
 # Enough for every worker's scope to keep its EC2, Auto Scaling and CloudWatch clients.
 CLIENT_CACHE_SIZE = 24
+# When assumed-role credentials are refreshed: from ADVISORY seconds before they expire
+# (one caller refreshes, the others keep signing), and from MANDATORY seconds every caller
+# waits for the refresh. botocore's defaults (15 and 10 minutes) would re-assume on every
+# call a session of the 15-minute minimum --duration-seconds allows
+# (docs/aws-behaviour.md#credentials).
+ADVISORY_REFRESH_SECONDS = 5 * 60
+MANDATORY_REFRESH_SECONDS = 2 * 60
+# The base session's components an account's session borrows, so models and endpoint data
+# are loaded, the builtin event handlers registered and the profile's settings read once.
+SHARED_COMPONENTS = ("data_loader", "event_emitter", "config_store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,32 +58,62 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class AccountAccess:
-    """Credentials for one account; ``None`` keys mean the caller's own credentials."""
+    """How to call one account: the caller's own credentials, or a role assumed in it.
+
+    It holds no keys: an assumed role's live in the account's botocore session, which
+    refreshes them, so they cannot reach an output. ``role_arn`` is ``None`` for the
+    caller's own credentials; ``SessionFactory.assume`` makes the others.
+    """
 
     account_id: str
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    session_token: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+
+
+class _AssumedRole(CredentialProvider):
+    """A credential chain of one link: the account's refreshable AssumeRole credentials."""
+
+    METHOD = "assume-role"
+    # botocore reserves names without the custom- prefix for its own providers.
+    CANONICAL_NAME = "custom-imdsguard-assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
 
 
 class SessionFactory:
-    """Hands out clients that share one botocore session, its models and one Config.
+    """Hands out clients that share one botocore session's models and one Config.
 
-    Creating a boto3 Session per account costs ~0.5 s of CPU; a client from a shared
-    session ~35 ms, so every account and Region gets a client from this one session.
-    botocore's session is not thread-safe while it loads models, hence the lock.
+    A fresh botocore session costs ~0.3 s of CPU to load its models; a client from a
+    session that has them ~20 ms, so every account shares the base session's models: an
+    entered account gets a light session of its own that only adds its credentials.
+    botocore sessions are not thread-safe while they load models, hence the lock.
 
     It takes plain values, not the CLI's ``options.AwsOptions``: aws/ depends on nothing
     above it in the pipeline (README, Layout).
     """
 
     def __init__(
-        self, *, profile: str | None = None, endpoint_url: str | None = None, max_attempts: int = 8
+        self,
+        *,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        max_attempts: int = 8,
+        role_session_name: str = "imdsguard",
+        duration_seconds: int | None = None,
     ) -> None:
         self._endpoint_url = endpoint_url
+        self._role_session_name = role_session_name
+        self._duration_seconds = duration_seconds
         self._lock = threading.Lock()
+        self._session = botocore.session.Session(profile=profile)
         try:
-            self._session = boto3.Session(profile_name=profile)
+            # An unknown profile fails here, before any call is made.
+            self._session.get_scoped_config()
         except BotoCoreError as exc:
             raise translate(exc) from exc
         # Standard mode: exponential backoff with jitter, retries throttling and 5xx.
@@ -80,10 +126,16 @@ class SessionFactory:
             read_timeout=60,
         )
         self._identity: Identity | None = None
-        self._clients: OrderedDict[tuple[str, str, str | None], Any] = OrderedDict()
+        self._clients: OrderedDict[tuple[str, str, AccountAccess | None], Any] = OrderedDict()
+        # One session per assumed role, kept for the run: ~30 KB each, and entering the
+        # account again must not call AssumeRole again. The gates serialise entering one
+        # account, so two scopes of it entered at once still make one AssumeRole.
+        self._accounts: dict[AccountAccess, botocore.session.Session] = {}
+        self._gates: dict[AccountAccess, threading.Lock] = {}
 
     def default_region(self) -> str:
-        return self._session.region_name or "us-east-1"
+        region = self._session.get_config_variable("region")
+        return str(region) if region else "us-east-1"
 
     def partition_of(self, region: str) -> str | None:
         """The Region's partition, or ``None`` when the installed botocore does not know it."""
@@ -99,27 +151,21 @@ class SessionFactory:
             names.update(self._session.get_available_regions("ec2", partition))
         return frozenset(names)
 
-    def _client_kwargs(self, access: AccountAccess | None, region: str) -> dict[str, object]:
-        kwargs: dict[str, object] = {"region_name": region, "config": self.config}
-        if self._endpoint_url:
-            kwargs["endpoint_url"] = self._endpoint_url
-        if access is not None and access.access_key_id:
-            kwargs["aws_access_key_id"] = access.access_key_id
-            kwargs["aws_secret_access_key"] = access.secret_access_key
-            kwargs["aws_session_token"] = access.session_token
-        return kwargs
-
     def _client(self, service: str, access: AccountAccess | None, region: str) -> Any:
         """One client per (service, Region, credentials), created once: clients are
-        thread-safe, and creating one costs ~35 ms of CPU, which an all-kinds scan of every
+        thread-safe, and creating one costs ~20 ms of CPU, which an all-kinds scan of every
         Region would otherwise pay several times per scope."""
-        key = (service, region, access.access_key_id if access else None)
+        role = access if access is not None and access.role_arn is not None else None
+        key = (service, region, role)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                kwargs = self._client_kwargs(access, region)
+                session = self._session if role is None else self._accounts[role]
+                kwargs: dict[str, Any] = {"region_name": region, "config": self.config}
+                if self._endpoint_url:
+                    kwargs["endpoint_url"] = self._endpoint_url
                 try:
-                    client = self._session.client(service, **kwargs)  # type: ignore[call-overload]
+                    client = session.create_client(service, **kwargs)
                 except ValueError as exc:  # e.g. a malformed AWS_ENDPOINT_URL
                     raise UsageError(f"cannot create an AWS client: {exc}") from exc
                 # Fail closed on any reply that is not the operation's answer.
@@ -165,22 +211,72 @@ class SessionFactory:
         return self._identity
 
     def assume(self, account_id: str, role_name: str, external_id: str | None) -> AccountAccess:
-        """Enter another account with STS AssumeRole; raises AwsError on failure."""
+        """Enter another account with STS AssumeRole, once per role; raises AwsError on failure.
+
+        The first AssumeRole is made here, so a denied role fails as the account is
+        entered; later ones are botocore's refreshes, made by the call that finds the
+        credentials close to expiry. A refresh that fails raises the same AwsError from
+        that call.
+        """
         partition = self.identity().partition
-        kwargs: dict[str, str] = {
-            "RoleArn": f"arn:{partition}:iam::{account_id}:role/{role_name}",
-            "RoleSessionName": "imdsguard",
-        }
+        role_arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
+        access = AccountAccess(account_id, role_arn, external_id)
+        with self._lock:
+            gate = self._gates.setdefault(access, threading.Lock())
+        with gate:
+            with self._lock:
+                entered = access in self._accounts
+            if not entered:
+                credentials = self._assumed_credentials(role_arn, external_id)
+                with self._lock:
+                    self._accounts[access] = self._account_session(credentials)
+        return access
+
+    def _assumed_credentials(
+        self, role_arn: str, external_id: str | None
+    ) -> RefreshableCredentials:
+        extra: dict[str, Any] = {"RoleSessionName": self._role_session_name}
         if external_id:
-            kwargs["ExternalId"] = external_id
-        try:
-            reply = self.sts().assume_role(**kwargs)  # type: ignore[arg-type]
-        except BOTO_FAILURES as exc:
-            raise translate(exc, "AssumeRole") from exc
-        creds = reply["Credentials"]
-        return AccountAccess(
-            account_id=account_id,
-            access_key_id=creds["AccessKeyId"],
-            secret_access_key=creds["SecretAccessKey"],
-            session_token=creds["SessionToken"],
+            extra["ExternalId"] = external_id
+        if self._duration_seconds is not None:
+            extra["DurationSeconds"] = self._duration_seconds
+        fetcher = AssumeRoleCredentialFetcher(
+            client_creator=self._sts_for_fetcher,
+            source_credentials=self._session.get_credentials(),
+            role_arn=role_arn,
+            extra_args=extra,
+            # Its cache must count credentials in the refresh window as stale, or a refresh
+            # would get the same ones back.
+            expiry_window_seconds=ADVISORY_REFRESH_SECONDS,
         )
+
+        def fetch() -> dict[str, Any]:
+            try:
+                return fetcher.fetch_credentials()
+            except BOTO_FAILURES as exc:
+                raise translate(exc, "AssumeRole") from exc
+
+        return RefreshableCredentials.create_from_metadata(
+            fetch(),
+            refresh_using=fetch,
+            method=_AssumedRole.METHOD,
+            advisory_timeout=ADVISORY_REFRESH_SECONDS,
+            mandatory_timeout=MANDATORY_REFRESH_SECONDS,
+        )
+
+    def _sts_for_fetcher(self, service_name: str, **_frozen_keys: str | None) -> Any:
+        """The fetcher's client_creator. The keys it passes are the base session's
+        credentials, frozen; the shared STS client signs with those same credentials (and
+        follows their own refresh), so it serves every AssumeRole."""
+        return self._client(service_name, None, self.default_region())
+
+    def _account_session(self, credentials: RefreshableCredentials) -> botocore.session.Session:
+        """A botocore session whose only credentials are the assumed role's (under the lock:
+        it reads the base session's lazily created components)."""
+        session = botocore.session.Session(include_builtin_handlers=False)
+        for name in SHARED_COMPONENTS:
+            session.register_component(name, self._session.get_component(name))
+        session.register_component(
+            "credential_provider", CredentialResolver([_AssumedRole(credentials)])
+        )
+        return session

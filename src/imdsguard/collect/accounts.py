@@ -20,7 +20,11 @@ NO_ROLE = "NoRole"  # AwsError code: another account, but no --role-name to ente
 def account_access(
     factory: SessionFactory, account_id: str, role_name: str | None, external_id: str | None
 ) -> AccountAccess:
-    """Credentials for one account: the caller's own, or AssumeRole; raises AwsError."""
+    """Credentials for one account: the caller's own, or AssumeRole; raises AwsError.
+
+    Entering an account again is free: the factory assumes each role once and keeps its
+    refreshing session for the run.
+    """
     if account_id == factory.identity().account_id:
         return AccountAccess(account_id)
     if role_name is None:

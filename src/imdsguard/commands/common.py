@@ -93,6 +93,19 @@ def add_aws_args(parser: argparse.ArgumentParser) -> None:
         help="send every AWS call to this endpoint, e.g. an emulator "
         "(AWS_ENDPOINT_URL is honoured too)",
     )
+    group.add_argument(
+        "--role-session-name",
+        default="imdsguard",
+        help="RoleSessionName of every AssumeRole, as CloudTrail shows it (default imdsguard)",
+    )
+    group.add_argument(
+        "--duration-seconds",
+        type=int,
+        metavar="SECONDS",
+        help="lifetime of each assumed-role session, 900-43200, at most the role's maximum "
+        "session duration (default: not sent, so STS gives 1 hour); sessions are "
+        "refreshed before they expire either way",
+    )
 
 
 def add_scope_args(parser: argparse.ArgumentParser) -> None:
@@ -213,15 +226,24 @@ def print_renderable(renderable: RenderableType) -> None:
 
 
 def aws_options(args: argparse.Namespace) -> AwsOptions:
-    return AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url)
+    return AwsOptions(
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
+        role_session_name=args.role_session_name,
+        duration_seconds=args.duration_seconds,
+    )
 
 
 def session_factory(aws: AwsOptions) -> SessionFactory:
-    """The one place the CLI's AwsOptions become a session (boto3 loads only here)."""
+    """The one place the CLI's AwsOptions become a session (botocore loads only here)."""
     from imdsguard.aws.session import SessionFactory
 
     return SessionFactory(
-        profile=aws.profile, endpoint_url=aws.endpoint_url, max_attempts=aws.max_attempts
+        profile=aws.profile,
+        endpoint_url=aws.endpoint_url,
+        max_attempts=aws.max_attempts,
+        role_session_name=aws.role_session_name,
+        duration_seconds=aws.duration_seconds,
     )
 
 

@@ -22,6 +22,16 @@ REGION = "ap-southeast-2"
 SLOW = 0.4  # seconds the proxy holds each modify: the window the kill lands in
 
 
+# ``python -m imdsguard`` with Python's own SIGINT handler (KeyboardInterrupt) installed
+# even if SIGINT came in ignored, as it does when a shell runs the suite in the
+# background: Python leaves an ignored SIGINT ignored, so Ctrl-C would never arrive. Set
+# in the child itself: a preexec_fn is unsafe in this multi-threaded test process.
+CHILD = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('imdsguard', run_name='__main__', alter_sys=True)"
+)
+
+
 def _count_intents(path: Path) -> int:
     if not path.exists():
         return 0
@@ -35,8 +45,8 @@ def _killed_apply(
     proxy.rules.append(delay("ModifyInstanceMetadataOptions", SLOW))
     argv = [
         sys.executable,
-        "-m",
-        "imdsguard",
+        "-c",
+        CHILD,
         "apply",
         str(plan),
         "--endpoint-url",

@@ -270,6 +270,32 @@ class ShortSessions:
         return Fault(400, "ExpiredToken", "The security token included in the request is expired")
 
 
+class PendingPolls:
+    """DescribeInstances shows metadata State=pending until ``polls`` verification polls
+    (the batched describes, filtered by instance id) have been answered.
+
+    Counting polls, not seconds, so the outcome does not depend on how loaded the machine
+    is. moto's State is always ``applied`` (docs/aws-behaviour.md#the-emulator).
+    """
+
+    def __init__(self, polls: int) -> None:
+        self.polls = polls
+        self.answered = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, req: ProxyRequest, body: bytes) -> bytes:
+        if req.action != "DescribeInstances":
+            return body
+        with self._lock:
+            if self.answered >= self.polls:
+                return body
+            if req.param("Filter.1.Name"):
+                self.answered += 1
+        return body.replace(
+            b"<metadataOptions><state>applied</state>", b"<metadataOptions><state>pending</state>"
+        )
+
+
 def _parse(method: str, path: str, headers: dict[str, str], body: bytes) -> ProxyRequest:
     auth = headers.get("authorization", "")
     match = _SCOPE.search(auth)

@@ -17,6 +17,7 @@ from tests.conftest import CliResult, own, seed
 from tests.faultproxy import (
     Fault,
     FaultProxy,
+    PendingPolls,
     ProxyRequest,
     answer_dry_runs,
     deny,
@@ -329,7 +330,8 @@ def test_pending_changes_are_verified_in_batched_polls(
     region = "sa-east-1"
     ids = seed(factory, region, Group("app", 8, imdsv1_calls=0))
     plan = write_plan(cli, tmp_path, "--endpoint-url", proxy.url, "--regions", region)
-    proxy.rewrites.append(metadata_pending(2.5))
+    pending = PendingPolls(2)
+    proxy.rewrites.append(pending)
     before = proxy.calls[("DescribeInstances", region)]
     result = cli("apply", str(plan), "--endpoint-url", proxy.url, "--journal", str(tmp_path / "j"))
     assert result.code == 0, result.out + result.err
@@ -337,7 +339,13 @@ def test_pending_changes_are_verified_in_batched_polls(
     polls = [
         r for r in proxy.forwarded if r.action == "DescribeInstances" and r.param("Filter.1.Name")
     ]
-    assert 2 <= len(polls) <= 5  # about one poll a second for all 8, not 8 pollers
+    # Polled on while pending, until a poll showed applied.
+    assert pending.answered == 2
+    assert len(polls) > 2
+    # Each change polled on its own would need an applied answer of its own (2 + 8 polls);
+    # batched, one applied poll verifies every change waiting (a change that joins late
+    # may need one more).
+    assert len(polls) < 2 + len(ids)
     # Per change: one re-read and one immediate check; everything else was batched.
     assert proxy.calls[("DescribeInstances", region)] - before == 2 * len(ids) + len(polls)
 

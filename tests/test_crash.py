@@ -14,12 +14,22 @@ import pytest
 
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
-from tests.conftest import CliResult, seed
+from tests.conftest import CliResult, own, seed
 from tests.faultproxy import FaultProxy, delay
 from tests.remediation_helpers import journal_records, options_of
 
 REGION = "ap-southeast-2"
 SLOW = 0.4  # seconds the proxy holds each modify: the window the kill lands in
+
+
+# ``python -m imdsguard`` with Python's own SIGINT handler (KeyboardInterrupt) installed
+# even if SIGINT came in ignored, as it does when a shell runs the suite in the
+# background: Python leaves an ignored SIGINT ignored, so Ctrl-C would never arrive. Set
+# in the child itself: a preexec_fn is unsafe in this multi-threaded test process.
+CHILD = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('imdsguard', run_name='__main__', alter_sys=True)"
+)
 
 
 def _count_intents(path: Path) -> int:
@@ -29,14 +39,23 @@ def _count_intents(path: Path) -> int:
 
 
 def _killed_apply(
-    proxy: FaultProxy, plan: Path, journal: Path, after_intents: int, sig: int = signal.SIGKILL
+    proxy: FaultProxy,
+    plan: Path,
+    journal: Path,
+    after_intents: int,
+    *,
+    sig: int = signal.SIGKILL,
+    write: str = "ModifyInstanceMetadataOptions",
+    held: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Run apply in a subprocess and signal it once ``after_intents`` intents are on disk."""
-    proxy.rules.append(delay("ModifyInstanceMetadataOptions", SLOW))
+    """Run apply in a subprocess and signal it once ``after_intents`` intents are on disk
+    (``held``: and as many ``write`` calls reached the proxy, which holds each for SLOW
+    seconds, then lets it through, so the last one lands after the signal)."""
+    proxy.rules.append(delay(write, SLOW))
     argv = [
         sys.executable,
-        "-m",
-        "imdsguard",
+        "-c",
+        CHILD,
         "apply",
         str(plan),
         "--endpoint-url",
@@ -51,7 +70,9 @@ def _killed_apply(
         argv, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 60
-    while _count_intents(journal) < after_intents:
+    while _count_intents(journal) < after_intents or (
+        held and sum(n for (action, _), n in proxy.calls.items() if action == write) < after_intents
+    ):
         assert child.poll() is None, child.stderr.read() if child.stderr else ""
         assert time.monotonic() < deadline, "apply never got going"
         time.sleep(0.02)
@@ -67,7 +88,9 @@ def fleet(factory: SessionFactory) -> list[str]:
     return seed(factory, REGION, Group("app", 8, imdsv1_calls=0, hop_limit=2))
 
 
-def _plan(cli: Callable[..., CliResult], proxy: FaultProxy, path: Path) -> None:
+def _plan(
+    cli: Callable[..., CliResult], proxy: FaultProxy, path: Path, resources: str = "instances"
+) -> None:
     result = cli(
         "plan",
         "--endpoint-url",
@@ -75,7 +98,7 @@ def _plan(cli: Callable[..., CliResult], proxy: FaultProxy, path: Path) -> None:
         "--regions",
         REGION,
         "--resources",
-        "instances",
+        resources,
         "--output",
         str(path),
     )
@@ -151,3 +174,34 @@ def test_ctrl_c_stops_queued_changes_and_points_at_resume(
     assert {r["key"] for r in records if r["type"] == "intent"} == {r["key"] for r in outcomes}
     resumed = cli("apply", "--resume", str(journal), "--endpoint-url", proxy.url)
     assert resumed.code == 0, resumed.out + resumed.err
+
+
+@pytest.mark.slow
+def test_sigkill_mid_account_defaults_write_then_resume_never_writes_twice(
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    plan, journal = tmp_path / "plan.json", tmp_path / "j.jsonl"
+    _plan(cli, proxy, plan, resources="account-defaults")
+    write = "ModifyInstanceMetadataDefaults"
+    _killed_apply(proxy, plan, journal, after_intents=1, write=write, held=True)
+    assert [r["type"] for r in journal_records(journal)] == ["header", "intent"]
+    ec2 = factory.ec2(own(factory), REGION)
+    deadline = time.monotonic() + 30
+    # The write the proxy was holding lands after the kill (under load, after SLOW).
+    while ec2.get_instance_metadata_defaults()["AccountLevel"].get("HttpTokens") != "required":
+        assert time.monotonic() < deadline, "the interrupted write never landed"
+        time.sleep(0.1)
+
+    resumed = cli("apply", "--resume", str(journal), "--endpoint-url", proxy.url)
+
+    assert resumed.code == 0, resumed.out + resumed.err
+    outcome = journal_records(journal)[-1]
+    assert (outcome["type"], outcome["outcome"]) == ("outcome", "applied")
+    assert outcome["reason"] == "written by the interrupted run"
+    assert [r.action for r in proxy.forwarded].count(write) == 1  # the killed run's only
+    rolled = cli("rollback", str(journal), "--endpoint-url", proxy.url)
+    assert rolled.code == 0, rolled.out + rolled.err
+    assert ec2.get_instance_metadata_defaults()["AccountLevel"] == {"ManagedBy": "account"}

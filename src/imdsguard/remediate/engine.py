@@ -1,7 +1,8 @@
 """Runs a step over many changes: scopes in parallel, writes paced per scope, results journaled.
 
-apply.py and rollback.py supply the step (what to do with one change); this module owns
-the concurrency, the pacing, the throttling and denial policy, and the outcome records.
+apply.py and rollback.py supply the step (call the change's applier's apply or rollback);
+this module owns the concurrency, the pacing, the throttling and denial policy and the
+journal records, and gives each applier a ``StepContext`` (its appliers/interface.Context).
 """
 
 from __future__ import annotations
@@ -13,20 +14,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 from imdsguard.aws.errors import DENIED, THROTTLING
 from imdsguard.aws.session import SessionFactory
 from imdsguard.collect.accounts import account_access
 from imdsguard.errors import AwsError
 from imdsguard.model.remediation import Change, ChangeResult, Outcome, settings_json
-from imdsguard.model.scan import JSONValue, MetadataOptions, Scope
+from imdsguard.model.scan import JSONValue, Scope
 from imdsguard.options import ApplyOptions
+from imdsguard.plan.planfile import change_json
 from imdsguard.progress import ProgressSink
-from imdsguard.remediate.appliers import Observed, ScopeClients, StepApplier, applier_for, lookup
+from imdsguard.remediate.appliers.interface import Applier, ScopeClients
+from imdsguard.remediate.appliers.registry import applier_for
 from imdsguard.remediate.journal import Journal
 from imdsguard.remediate.pacing import TokenBucket
-from imdsguard.remediate.verify import Verdict, Verifier, check
 
 # If throttling outlives botocore's own retries (another tool spending the same bucket),
 # we empty our bucket and wait for fresh tokens; this many rounds before giving up.
@@ -70,102 +72,73 @@ def _outlast_throttling(
     raise AwsError("RequestLimitExceeded", f"still throttled after {THROTTLE_ROUNDS} rounds")
 
 
+Run = Literal["apply", "rollback"]
+
+
 @dataclass
-class StepContext:
-    """What a step may use for one change: the scope's clients, bucket and journal."""
+class _ScopeState:
+    """What one scope's workers share: its clients, a context and a bucket per kind, and
+    Context.shared's objects."""
 
     clients: ScopeClients
+    objects: dict[str, object] = field(default_factory=dict)
+    # Reentrant: a ``make`` may itself get another shared object.
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def get(self, key: str, make: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self.objects:
+                self.objects[key] = make()
+            return cast(T, self.objects[key])
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """The engine's ``Context`` for one kind in one scope: its clients, the bucket its
+    writes spend, the journal, and the throttling and denial policy."""
+
+    clients: ScopeClients
+    verify_timeout: float
     bucket: TokenBucket
     journal: Journal
-    options: ApplyOptions
-    verifier: Verifier
-    buckets: dict[str, TokenBucket] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    run: Run
+    state: _ScopeState
 
-    def read(self, change: Change) -> Observed:
-        """Re-read; throttling that outlives botocore's retries is waited out here too."""
-        applier = applier_for(change.kind)
-        return self.reading(lambda: applier.read(self.clients, change.resource_id))
-
-    def reading(self, call: Callable[[], T]) -> T:
-        """Any read call, with throttling that outlives botocore's retries waited out.
-
-        A denied read raises ScopeDenied: without the re-read no change may be written.
-        """
+    def read(self, call: Callable[[], T]) -> T:
         return _outlast_throttling(call, before=lambda: None, after=lambda: time.sleep(1.0))
 
-    def write(self, change: Change, options: MetadataOptions) -> None:
-        """One paced write; throttling is waited out, a denial raises ScopeDenied."""
-        applier = applier_for(change.kind)
-        self.paced(lambda: applier.write(self.clients, change.resource_id, options))
+    def write(self, call: Callable[[], T]) -> T:
+        return _outlast_throttling(call, before=self.bucket.acquire, after=self.bucket.drain)
 
-    def bucket_of(self, kind: str) -> TokenBucket:
-        """The bucket the writes of ``kind`` spend: the instance bucket, or the kind's own."""
-        applier = lookup(kind)
-        if isinstance(applier, StepApplier):
-            return self.bucket_for(kind, *applier.pace)
-        return self.bucket
+    def intend(self, change: Change) -> None:
+        if self.run == "apply":  # the whole change: resume and rollback rebuild it from here
+            self.journal.append("intent", key=change.key, change=change_json(change))
+        else:
+            self.journal.append("rollback-intent", key=change.key)
 
-    def bucket_for(self, name: str, capacity: float, rate: float) -> TokenBucket:
-        """This scope's bucket for an API with its own EC2 bucket
-        (docs/aws-behaviour.md#rate-limits)."""
-        with self._lock:
-            return self.buckets.setdefault(name, TokenBucket(capacity, rate))
-
-    def paced(self, call: Callable[[], T], bucket: TokenBucket | None = None) -> T:
-        """Any write call, paced by ``bucket`` (default: the instance bucket).
-
-        Throttling is waited out, a denial raises ScopeDenied.
-        """
-        bucket = bucket or self.bucket
-        return _outlast_throttling(call, before=bucket.acquire, after=bucket.drain)
-
-    def wait_for(self, change: Change, want: MetadataOptions) -> tuple[Verdict, Observed | None]:
-        """Read once now; if not yet in force, wait in the scope's batched poll."""
-        observed = self.read(change)
-        verdict = check(observed, want)
-        if verdict is not None:
-            return verdict, observed
-        return self.verifier.wait(change, want)
+    def shared(self, key: str, make: Callable[[], T]) -> T:
+        return self.state.get(key, make)
 
 
-Step = Callable[[StepContext, Change], ChangeResult]
-
-
-def settle(
-    ctx: StepContext,
-    change: Change,
-    want: MetadataOptions,
-    success: Literal["applied", "restored"],
-    note: str,
-) -> ChangeResult:
-    """Wait until ``want`` is in force: ``success``, ``skipped`` if gone, else ``failed``."""
-    verdict, observed = ctx.wait_for(change, want)
-    current = observed.options if observed else None
-    if verdict == "ok":
-        return ChangeResult(change, success, note, current)
-    if verdict == "gone" and observed is not None:
-        return ChangeResult(change, "skipped", f"gone: {observed.why}")
-    wait = ctx.options.verify_timeout
-    return ChangeResult(change, "failed", f"not verified within {wait:g}s", current)
+# What to do with one change: the applier's apply (with resume facts) or its rollback.
+Step = Callable[[Applier, StepContext, Change], ChangeResult]
 
 
 class _Stopped(Exception):
     """The run was interrupted: abandon the scope's queue (nothing journaled for it)."""
 
 
-def _probe(ctx: StepContext, kind: str, candidates: list[Change]) -> _Refusal | None:
-    """DryRun ``kind``, paced and with throttling waited out like a write.
+def _probe(ctx: StepContext, applier: Applier, candidates: list[Change]) -> _Refusal | None:
+    """DryRun ``applier``'s kind, paced and with throttling waited out like a write.
 
     Only a denial (or an endpoint that ignores DryRun) refuses the scope. Anything else,
     such as a resource gone since the plan, says nothing about permissions: try the next
     candidate, and if none answers, go on without a probe; a denied write still stops
     the scope, after its intent is journaled.
     """
-    dry_run, bucket = lookup(kind).dry_run, ctx.bucket_of(kind)
     for change in candidates:
         try:
-            ctx.paced(partial(dry_run, ctx.clients, change.resource_id, change.after), bucket)
+            ctx.write(partial(applier.dry_run, ctx.clients, change))
             return None
         except ScopeDenied as exc:
             return _Refusal("denied", f"permission check failed: {exc.error}")
@@ -189,7 +162,7 @@ class Engine:
     journal: Journal
     options: ApplyOptions
     step: Step
-    outcome_record: str  # "outcome" or "rollback-outcome"
+    run_type: Run
     progress: ProgressSink
     role_name: str | None = None
     external_id: str | None = None
@@ -227,13 +200,9 @@ class Engine:
         except AwsError as exc:
             self._scope_error(scope, f"cannot enter account: {exc}")
             return [self._finish(ChangeResult(c, "failed", str(exc))) for c in changes]
-        clients = ScopeClients(self.factory, access, scope.region)
-        capacity, rate = self.options.capacity, self.options.refill_per_second
-        bucket = TokenBucket(capacity, rate, headroom=min(HEADROOM, capacity / 4))
-        verifier = Verifier(clients, self.options.verify_timeout)
-        ctx = StepContext(clients, bucket, self.journal, self.options, verifier)
+        state = _ScopeState(ScopeClients(scope.region, self.factory.ec2(access, scope.region)))
         if self.options.check_permissions:
-            refusal = self._dry_run(ctx, changes)
+            refusal = self._dry_run(state, changes)
             if refusal is not None:
                 self._scope_error(scope, refusal.why)
                 return [
@@ -242,26 +211,44 @@ class Engine:
         denied = threading.Event()
         workers = min(self.options.workers_per_scope, len(changes))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda c: self._one(ctx, c, denied), changes))
+            return list(pool.map(lambda c: self._one(state, c, denied), changes))
 
-    def _dry_run(self, ctx: StepContext, changes: list[Change]) -> _Refusal | None:
+    def _context(self, state: _ScopeState, kind: str) -> tuple[Applier, StepContext]:
+        """``kind``'s applier and its context in this scope (made once per scope)."""
+        applier = applier_for(kind)
+        return applier, state.get(f"context/{kind}", lambda: self._new_context(state, applier))
+
+    def _new_context(self, state: _ScopeState, applier: Applier) -> StepContext:
+        if applier.pace is None:  # the instance bucket, as configured, shared by such kinds
+            capacity, rate = self.options.capacity, self.options.refill_per_second
+            bucket = state.get(
+                "bucket", lambda: TokenBucket(capacity, rate, headroom=min(HEADROOM, capacity / 4))
+            )
+        else:
+            bucket = TokenBucket(*applier.pace)
+        timeout = self.options.verify_timeout
+        return StepContext(state.clients, timeout, bucket, self.journal, self.run_type, state)
+
+    def _dry_run(self, state: _ScopeState, changes: list[Change]) -> _Refusal | None:
         """DryRun per resource kind in the scope; why the scope must be skipped, if so."""
         by_kind: dict[str, list[Change]] = defaultdict(list)
         for change in changes:
             by_kind[change.kind].append(change)
         for kind, items in sorted(by_kind.items()):
-            refusal = _probe(ctx, kind, items[:PROBES])
+            applier, ctx = self._context(state, kind)
+            refusal = _probe(ctx, applier, items[:PROBES])
             if refusal is not None:
                 return refusal
         return None
 
-    def _one(self, ctx: StepContext, change: Change, denied: threading.Event) -> ChangeResult:
+    def _one(self, state: _ScopeState, change: Change, denied: threading.Event) -> ChangeResult:
         if self._stop.is_set():
             raise _Stopped
         if denied.is_set():
             return self._finish(ChangeResult(change, "denied", "not attempted: scope denied"))
         try:
-            result = self.step(ctx, change)
+            applier, ctx = self._context(state, change.kind)
+            result = self.step(applier, ctx, change)
         except ScopeDenied as exc:
             with self._lock:
                 first = not denied.is_set()
@@ -281,7 +268,7 @@ class Engine:
         # ``state`` only when a kind has one: instance outcome records stay as they were.
         extra: dict[str, JSONValue] = {"state": dict(result.state)} if result.state else {}
         self.journal.append(
-            self.outcome_record,
+            "outcome" if self.run_type == "apply" else "rollback-outcome",
             key=result.change.key,
             outcome=result.outcome,
             reason=result.reason,

@@ -1,25 +1,50 @@
-"""Batched verification: one describe per scope and poll for every change awaiting 'applied'.
+"""Verification: the one poll loop (``wait_until``), and the batched poller instances use.
 
-EC2 has no waiter for metadata options (docs/aws-behaviour.md#the-api): a describe shows
-State=pending,
-then applied. Polling each change on its own would spend the Describe bucket (100, +20/s)
+EC2 is eventually consistent and has no waiter for metadata options
+(docs/aws-behaviour.md#the-api): a describe shows State=pending, then applied. Every kind
+polls through ``wait_until``. Instances, many per scope, wait in one ``Verifier`` per
+scope: polling each change on its own would spend the Describe bucket (100, +20/s)
 several times per change; one filtered describe per poll covers every waiting change.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from imdsguard.errors import AwsError
-from imdsguard.model.remediation import Change, same_settings
+from imdsguard.model.remediation import same_settings
 from imdsguard.model.scan import MetadataOptions
-from imdsguard.remediate.appliers import Observed, ScopeClients, applier_for
+from imdsguard.remediate.appliers.interface import Observed
 
+T = TypeVar("T")
 Verdict = Literal["ok", "gone", "timeout"]
+# Seconds between two polls of one launch-setting change; instances poll as a batch.
+POLL_INTERVAL = 0.5
+BATCH_INTERVAL = 1.0
+
+
+def wait_until(
+    poll: Callable[[], tuple[bool, T]],
+    timeout: float,
+    interval: float = POLL_INTERVAL,
+    *,
+    first_after: float = 0.0,
+) -> tuple[bool, T]:
+    """Call ``poll`` (after ``first_after`` seconds, then every ``interval``) until it
+    reports done or the next poll would come after ``timeout``; its last answer."""
+    deadline = time.monotonic() + timeout
+    if first_after:
+        time.sleep(first_after)
+    while True:
+        done, seen = poll()
+        if done or time.monotonic() + interval > deadline:
+            return done, seen
+        time.sleep(interval)
 
 
 def check(observed: Observed, want: MetadataOptions) -> Verdict | None:
@@ -31,9 +56,12 @@ def check(observed: Observed, want: MetadataOptions) -> Verdict | None:
     return None
 
 
+ReadMany = Callable[[Sequence[str]], Mapping[str, Observed]]
+
+
 @dataclass
 class _Waiter:
-    change: Change
+    resource_id: str
     want: MetadataOptions
     deadline: float
     done: threading.Event = field(default_factory=threading.Event)
@@ -42,19 +70,19 @@ class _Waiter:
 
 
 class Verifier:
-    """One per scope; a poller thread runs only while some change is waiting."""
+    """One per scope and kind; a poller thread runs only while some change is waiting."""
 
-    def __init__(self, clients: ScopeClients, timeout: float, interval: float = 1.0) -> None:
-        self._clients = clients
+    def __init__(self, read_many: ReadMany, timeout: float, interval: float = BATCH_INTERVAL):
+        self._read_many = read_many
         self._timeout = timeout
         self._interval = interval
         self._waiting: list[_Waiter] = []
         self._lock = threading.Lock()
         self._poller: threading.Thread | None = None
 
-    def wait(self, change: Change, want: MetadataOptions) -> tuple[Verdict, Observed | None]:
-        """Block until ``change`` shows ``want`` and State=applied, is gone, or times out."""
-        waiter = _Waiter(change, want, time.monotonic() + self._timeout)
+    def wait(self, resource_id: str, want: MetadataOptions) -> tuple[Verdict, Observed | None]:
+        """Block until the resource shows ``want`` and State=applied, is gone, or times out."""
+        waiter = _Waiter(resource_id, want, time.monotonic() + self._timeout)
         with self._lock:
             self._waiting.append(waiter)
             if self._poller is None:
@@ -64,36 +92,35 @@ class Verifier:
         return waiter.verdict, waiter.observed
 
     def _run(self) -> None:
-        while True:
-            time.sleep(self._interval)
-            with self._lock:
-                batch = list(self._waiting)
-                if not batch:
-                    self._poller = None
-                    return
-            self._poll(batch)
+        # No timeout of its own: each waiter has its deadline, and the poller stops once
+        # nobody waits.
+        wait_until(self._round, math.inf, self._interval, first_after=self._interval)
+
+    def _round(self) -> tuple[bool, None]:
+        with self._lock:
+            batch = list(self._waiting)
+            if not batch:
+                self._poller = None
+                return True, None
+        self._poll(batch)
+        return False, None
 
     def _poll(self, batch: list[_Waiter]) -> None:
-        by_kind: dict[str, list[_Waiter]] = defaultdict(list)
+        try:
+            seen = self._read_many([w.resource_id for w in batch])
+        except AwsError:
+            seen = {}  # throttled or flaky: poll again, until each change's deadline
+        now = time.monotonic()
         for waiter in batch:
-            by_kind[waiter.change.kind].append(waiter)
-        for kind, waiters in by_kind.items():
-            ids = [w.change.resource_id for w in waiters]
-            try:
-                seen = applier_for(kind).read_many(self._clients, ids)
-            except AwsError:
-                seen = {}  # throttled or flaky: poll again, until each change's deadline
-            now = time.monotonic()
-            for waiter in waiters:
-                observed = seen.get(waiter.change.resource_id)
-                verdict = None
-                if observed is not None:
-                    waiter.observed = observed
-                    verdict = check(observed, waiter.want)
-                if verdict is None and now >= waiter.deadline:
-                    verdict = "timeout"
-                if verdict is not None:
-                    self._finish(waiter, verdict)
+            observed = seen.get(waiter.resource_id)
+            verdict = None
+            if observed is not None:
+                waiter.observed = observed
+                verdict = check(observed, waiter.want)
+            if verdict is None and now >= waiter.deadline:
+                verdict = "timeout"
+            if verdict is not None:
+                self._finish(waiter, verdict)
 
     def _finish(self, waiter: _Waiter, verdict: Verdict) -> None:
         with self._lock:

@@ -7,27 +7,20 @@ unset), so rollback writes ``before`` verbatim and unset values become unset aga
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Literal
 
-from imdsguard.aws import account_defaults as account_write
-from imdsguard.aws.account_defaults import get_account_defaults
+from imdsguard.aws.account_defaults import get_account_defaults, modify_defaults
 from imdsguard.errors import AwsError
 from imdsguard.model.kinds import ACCOUNT_DEFAULTS
 from imdsguard.model.launch import AccountImdsDefaults
 from imdsguard.model.remediation import Change, ChangeResult
-from imdsguard.model.scan import JSONValue, MetadataOptions
+from imdsguard.model.scan import JSONValue
 from imdsguard.plan.launch import defaults_api_values
-from imdsguard.plan.planfile import change_json
-from imdsguard.remediate.appliers import ScopeClients, StepApplier, register
+from imdsguard.remediate.appliers.interface import Applier, Context, ScopeClients
+from imdsguard.remediate.verify import wait_until
 
-if TYPE_CHECKING:  # the engine imports this registry; at run time it needs no engine
-    from imdsguard.remediate.engine import StepContext
-
-# ModifyInstanceMetadataDefaults has its own bucket: 2 calls, refilled 2/s
-# (docs/aws-behaviour.md#rate-limits).
-CAPACITY, REFILL = 2.0, 2.0
+Success = Literal["applied", "restored"]
 
 
 def _request(change: Change, which: str) -> dict[str, JSONValue]:
@@ -40,78 +33,80 @@ def _matches(current: Mapping[str, JSONValue], want: Mapping[str, JSONValue]) ->
     return all(current.get(k) == v for k, v in want.items())
 
 
-def _read(ctx: StepContext) -> AccountImdsDefaults:
-    return ctx.reading(lambda: get_account_defaults(ctx.clients.ec2, ctx.clients.region))
+def _read(ctx: Context) -> AccountImdsDefaults:
+    return ctx.read(lambda: get_account_defaults(ctx.clients.ec2, ctx.clients.region))
 
 
-def _write(ctx: StepContext, fields: Mapping[str, JSONValue]) -> None:
-    bucket = ctx.bucket_for(ACCOUNT_DEFAULTS.plan_kind, CAPACITY, REFILL)
-    ctx.paced(lambda: account_write.modify_defaults(ctx.clients.ec2, fields), bucket)
+def _write(ctx: Context, fields: Mapping[str, JSONValue]) -> None:
+    ctx.write(lambda: modify_defaults(ctx.clients.ec2, fields))
 
 
-def _wait(ctx: StepContext, want: Mapping[str, JSONValue]) -> tuple[bool, dict[str, JSONValue]]:
-    deadline = time.monotonic() + ctx.options.verify_timeout
-    while True:
+def _wait(ctx: Context, want: Mapping[str, JSONValue]) -> tuple[bool, dict[str, JSONValue]]:
+    def poll() -> tuple[bool, dict[str, JSONValue]]:
         current = defaults_api_values(_read(ctx))
-        if _matches(current, want) or time.monotonic() + 0.5 > deadline:
-            return _matches(current, want), current
-        time.sleep(0.5)
+        return _matches(current, want), current
+
+    return wait_until(poll, ctx.verify_timeout)
 
 
 def _verified(
-    ctx: StepContext, change: Change, which: str, success: str, note: str
+    ctx: Context, change: Change, which: str, success: Success, note: str
 ) -> ChangeResult:
     ok, current = _wait(ctx, _request(change, which))
     state: dict[str, JSONValue] = {"observed": current}
     if ok:
-        return ChangeResult(change, success, note, state=state)  # type: ignore[arg-type]
-    wait = ctx.options.verify_timeout
+        return ChangeResult(change, success, note, state=state)
+    wait = ctx.verify_timeout
     return ChangeResult(change, "failed", f"not verified within {wait:g}s", state=state)
 
 
-def apply(ctx: StepContext, change: Change, resumed: bool) -> ChangeResult:
-    defaults = _read(ctx)
-    if not defaults.account_can_change:
-        return ChangeResult(change, "skipped", "managed by a declarative policy")
-    current = defaults_api_values(defaults)
-    after, before = _request(change, "after"), _request(change, "before")
-    if _matches(current, after):
-        if resumed:  # the interrupted run's write went through
-            return _verified(ctx, change, "after", "applied", "written by the interrupted run")
-        return ChangeResult(change, "skipped", "already compliant", state={"observed": current})
-    if not _matches(current, before):
-        changed = [
-            f"{k} {before[k]}->{current.get(k)}" for k in before if current.get(k) != before[k]
-        ]
-        return ChangeResult(change, "drifted", "changed since the plan: " + ", ".join(changed))
-    ctx.journal.append("intent", key=change.key, change=change_json(change))
+def _written(ctx: Context, change: Change, which: str, success: Success) -> ChangeResult:
+    """Journal the intent, write the ``which`` request, verify it."""
+    ctx.intend(change)
     try:
-        _write(ctx, after)
+        _write(ctx, _request(change, which))
     except AwsError as exc:
         return ChangeResult(change, "failed", str(exc))
-    return _verified(ctx, change, "after", "applied", "")
+    return _verified(ctx, change, which, success, "")
 
 
-def rollback(ctx: StepContext, change: Change) -> ChangeResult:
-    """Write ``before`` back, unless someone changed the defaults after us."""
-    current = defaults_api_values(_read(ctx))
-    after, before = _request(change, "after"), _request(change, "before")
-    if _matches(current, before):
-        return _verified(ctx, change, "before", "restored", "already as before")
-    if not _matches(current, after):
-        return ChangeResult(change, "drifted", "changed since apply; left alone")
-    ctx.journal.append("rollback-intent", key=change.key)
-    try:
-        _write(ctx, before)
-    except AwsError as exc:
-        return ChangeResult(change, "failed", str(exc))
-    return _verified(ctx, change, "before", "restored", "")
+class AccountDefaults(Applier):
+    kind = ACCOUNT_DEFAULTS.plan_kind
+    # ModifyInstanceMetadataDefaults has its own bucket: 2 calls, refilled 2/s
+    # (docs/aws-behaviour.md#rate-limits).
+    pace = (2.0, 2.0)
+
+    def apply(self, ctx: Context, change: Change, resumed: bool) -> ChangeResult:
+        defaults = _read(ctx)
+        if not defaults.account_can_change:
+            return ChangeResult(change, "skipped", "managed by a declarative policy")
+        current = defaults_api_values(defaults)
+        after, before = _request(change, "after"), _request(change, "before")
+        if _matches(current, after):
+            if resumed:  # the interrupted run's write went through
+                return _verified(ctx, change, "after", "applied", "written by the interrupted run")
+            return ChangeResult(change, "skipped", "already compliant", state={"observed": current})
+        if not _matches(current, before):
+            changed = [
+                f"{k} {before[k]}->{current.get(k)}" for k in before if current.get(k) != before[k]
+            ]
+            return ChangeResult(change, "drifted", "changed since the plan: " + ", ".join(changed))
+        return _written(ctx, change, "after", "applied")
+
+    def rollback(self, ctx: Context, change: Change) -> ChangeResult:
+        current = defaults_api_values(_read(ctx))
+        after, before = _request(change, "after"), _request(change, "before")
+        if _matches(current, before):
+            return _verified(ctx, change, "before", "restored", "already as before")
+        if not _matches(current, after):
+            return ChangeResult(change, "drifted", "changed since apply; left alone")
+        return _written(ctx, change, "before", "restored")
+
+    def dry_run(self, clients: ScopeClients, change: Change) -> None:
+        # Writes HttpTokens=required only if an endpoint ignores DryRun; then apply skips
+        # it as already compliant, and the probe reports DryRunIgnored.
+        fields = {"HttpTokens": change.after.http_tokens}
+        modify_defaults(clients.ec2, fields, dry_run=True)
 
 
-def dry_run(clients: ScopeClients, _resource_id: str, options: MetadataOptions) -> None:
-    # Writes HttpTokens=required only if an endpoint ignores DryRun; then apply skips it
-    # as already compliant, and the probe reports DryRunIgnored.
-    account_write.modify_defaults(clients.ec2, {"HttpTokens": options.http_tokens}, dry_run=True)
-
-
-register(ACCOUNT_DEFAULTS.plan_kind, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))
+APPLIER = AccountDefaults()

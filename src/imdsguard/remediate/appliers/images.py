@@ -3,60 +3,62 @@ for plans made with --amis and confirmed (commands/apply.py); rollback never rea
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
-
-from imdsguard.aws import images as account_write
+from imdsguard.aws.images import check_image_permission, get_image, require_imdsv2
 from imdsguard.errors import AwsError
 from imdsguard.model.kinds import AMIS
 from imdsguard.model.remediation import Change, ChangeResult
-from imdsguard.model.scan import MetadataOptions
-from imdsguard.plan.planfile import change_json
-from imdsguard.remediate.appliers import ScopeClients, StepApplier, register
+from imdsguard.remediate.appliers.interface import Applier, Context, ScopeClients
+from imdsguard.remediate.verify import POLL_INTERVAL, wait_until
 
-if TYPE_CHECKING:  # the engine imports this registry; at run time it needs no engine
-    from imdsguard.remediate.engine import StepContext
-
-# ModifyImageAttribute: 100 calls, +5/s (docs/aws-behaviour.md#rate-limits).
-CAPACITY, REFILL = 100.0, 5.0
 V2 = "v2.0"
 
 
-def _support(ctx: StepContext, image_id: str) -> tuple[bool, str | None]:
+def _support(ctx: Context, image_id: str) -> tuple[bool, str | None]:
     """(still exists, ImdsSupport)."""
-    image = ctx.reading(lambda: account_write.get_image(ctx.clients.ec2, image_id))
+    image = ctx.read(lambda: get_image(ctx.clients.ec2, image_id))
     return (image is not None, image.imds_support if image else None)
 
 
-def apply(ctx: StepContext, change: Change, resumed: bool) -> ChangeResult:
-    exists, support = _support(ctx, change.resource_id)
-    if not exists:
-        return ChangeResult(change, "skipped", "gone: AMI deregistered")
-    if support == V2:
-        if resumed:
-            return ChangeResult(change, "applied", "written by the interrupted run")
-        return ChangeResult(change, "skipped", "already compliant")
-    ctx.journal.append("intent", key=change.key, change=change_json(change))
-    bucket = ctx.bucket_for(AMIS.plan_kind, CAPACITY, REFILL)
-    try:
-        ctx.paced(lambda: account_write.require_imdsv2(ctx.clients.ec2, change.resource_id), bucket)
-    except AwsError as exc:
-        return ChangeResult(change, "failed", str(exc))
-    deadline = time.monotonic() + ctx.options.verify_timeout
-    while support != V2 and time.monotonic() + 0.5 <= deadline:
-        time.sleep(0.5)
+def _v2(ctx: Context, image_id: str) -> tuple[bool, str | None]:
+    support = _support(ctx, image_id)[1]
+    return support == V2, support
+
+
+class Images(Applier):
+    kind = AMIS.plan_kind
+    # ModifyImageAttribute: 100 calls, +5/s (docs/aws-behaviour.md#rate-limits).
+    pace = (100.0, 5.0)
+    # ImdsSupport=v2.0 cannot be unset (docs/aws-behaviour.md#the-api).
+    irreversible = (
+        "AMIs: {n} had ImdsSupport set to v2.0; AWS cannot undo that, so rollback leaves "
+        "them as they are"
+    )
+
+    def apply(self, ctx: Context, change: Change, resumed: bool) -> ChangeResult:
         exists, support = _support(ctx, change.resource_id)
-    if support == V2:
-        return ChangeResult(change, "applied", "", state={"imds_support": V2})
-    return ChangeResult(change, "failed", f"ImdsSupport still {support!r}")
+        if not exists:
+            return ChangeResult(change, "skipped", "gone: AMI deregistered")
+        if support == V2:
+            if resumed:
+                return ChangeResult(change, "applied", "written by the interrupted run")
+            return ChangeResult(change, "skipped", "already compliant")
+        ctx.intend(change)
+        try:
+            ctx.write(lambda: require_imdsv2(ctx.clients.ec2, change.resource_id))
+        except AwsError as exc:
+            return ChangeResult(change, "failed", str(exc))
+        # The read above came just before the write: the first poll waits an interval.
+        ok, support = wait_until(
+            lambda: _v2(ctx, change.resource_id),
+            ctx.verify_timeout,
+            first_after=POLL_INTERVAL,
+        )
+        if ok:
+            return ChangeResult(change, "applied", "", state={"imds_support": V2})
+        return ChangeResult(change, "failed", f"ImdsSupport still {support!r}")
+
+    def dry_run(self, clients: ScopeClients, change: Change) -> None:
+        check_image_permission(clients.ec2, change.resource_id)
 
 
-def rollback(_ctx: StepContext, change: Change) -> ChangeResult:
-    return ChangeResult(change, "skipped", "ImdsSupport=v2.0 cannot be undone; left as is")
-
-
-def dry_run(clients: ScopeClients, image_id: str, _options: MetadataOptions) -> None:
-    account_write.check_image_permission(clients.ec2, image_id)
-
-
-register(AMIS.plan_kind, StepApplier(dry_run, apply, rollback, pace=(CAPACITY, REFILL)))
+APPLIER = Images()

@@ -1,14 +1,29 @@
-"""The EC2 instance applier: DescribeInstances to re-read, ModifyInstanceMetadataOptions."""
+"""The EC2 instance applier: DescribeInstances to re-read, ModifyInstanceMetadataOptions
+with the full set of settings, verified in the scope's batched poll (remediate/verify.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
+from typing import Literal
 
-from imdsguard.aws import instances as ec2
-from imdsguard.aws import instances as ec2_modify
+from imdsguard.aws.instances import (
+    check_modify_permission,
+    get_instance,
+    get_instances_by_id,
+    modify_metadata_options,
+)
+from imdsguard.errors import AwsError
 from imdsguard.model.kinds import INSTANCES
+from imdsguard.model.remediation import (
+    Change,
+    ChangeResult,
+    same_settings,
+    settings_json,
+)
 from imdsguard.model.scan import Instance, MetadataOptions
-from imdsguard.remediate.appliers import Applier, Observed, ScopeClients, register
+from imdsguard.remediate.appliers.interface import Applier, Context, Observed, ScopeClients
+from imdsguard.remediate.verify import Verdict, Verifier, check
 
 # moto (and AWS for about an hour) keep terminated instances visible, and moto accepts a
 # modify on them (docs/aws-behaviour.md#the-emulator): a terminated instance is gone, never a
@@ -24,21 +39,99 @@ def _observed(inst: Instance | None) -> Observed:
     return Observed(inst.metadata)
 
 
-def read(clients: ScopeClients, instance_id: str) -> Observed:
-    return _observed(ec2.get_instance(clients.ec2, instance_id))
+def _read(ctx: Context, change: Change) -> Observed:
+    return ctx.read(lambda: _observed(get_instance(ctx.clients.ec2, change.resource_id)))
 
 
-def read_many(clients: ScopeClients, instance_ids: Sequence[str]) -> dict[str, Observed]:
-    found = ec2_modify.get_instances_by_id(clients.ec2, instance_ids)
+def _read_many(clients: ScopeClients, instance_ids: Sequence[str]) -> dict[str, Observed]:
+    found = get_instances_by_id(clients.ec2, instance_ids)
     return {iid: _observed(found.get(iid)) for iid in instance_ids}
 
 
-def write(clients: ScopeClients, instance_id: str, options: MetadataOptions) -> None:
-    ec2_modify.modify_metadata_options(clients.ec2, instance_id, options)
+def _write(ctx: Context, change: Change, options: MetadataOptions) -> None:
+    ctx.write(lambda: modify_metadata_options(ctx.clients.ec2, change.resource_id, options))
 
 
-def dry_run(clients: ScopeClients, instance_id: str, options: MetadataOptions) -> None:
-    ec2_modify.check_modify_permission(clients.ec2, instance_id, options)
+def _verify(ctx: Context, change: Change, want: MetadataOptions) -> tuple[Verdict, Observed | None]:
+    """One describe right away; if not in force yet, wait in the scope's batched poll."""
+    observed = _read(ctx, change)
+    verdict = check(observed, want)
+    if verdict is not None:
+        return verdict, observed
+    verifier = ctx.shared(
+        "instances/verifier",
+        lambda: Verifier(partial(_read_many, ctx.clients), ctx.verify_timeout),
+    )
+    return verifier.wait(change.resource_id, want)
 
 
-register(INSTANCES.plan_kind, Applier(read=read, read_many=read_many, write=write, dry_run=dry_run))
+def _settle(
+    ctx: Context,
+    change: Change,
+    want: MetadataOptions,
+    success: Literal["applied", "restored"],
+    note: str,
+) -> ChangeResult:
+    """Wait until ``want`` is in force: ``success``, ``skipped`` if gone, else ``failed``."""
+    verdict, observed = _verify(ctx, change, want)
+    current = observed.options if observed else None
+    if verdict == "ok":
+        return ChangeResult(change, success, note, current)
+    if verdict == "gone" and observed is not None:
+        return ChangeResult(change, "skipped", f"gone: {observed.why}")
+    return ChangeResult(change, "failed", f"not verified within {ctx.verify_timeout:g}s", current)
+
+
+def _diff(before: MetadataOptions, current: MetadataOptions) -> str:
+    was, now = settings_json(before), settings_json(current)
+    changed = [f"{k} {was[k]}->{now[k]}" for k in was if was[k] != now[k]]
+    return "changed since the plan: " + ", ".join(changed)
+
+
+class Instances(Applier):
+    kind = INSTANCES.plan_kind
+
+    def apply(self, ctx: Context, change: Change, resumed: bool) -> ChangeResult:
+        observed = _read(ctx, change)
+        current = observed.options
+        if current is None:
+            return ChangeResult(change, "skipped", f"gone: {observed.why}")
+        if resumed and same_settings(current, change.after):
+            # The interrupted run's write went through: verify, record, no second write.
+            return _settle(ctx, change, change.after, "applied", "written by the interrupted run")
+        if current.http_tokens == "required":
+            return ChangeResult(change, "skipped", "already compliant", current)
+        if not same_settings(current, change.before):
+            return ChangeResult(change, "drifted", _diff(change.before, current), current)
+        ctx.intend(change)
+        try:
+            _write(ctx, change, change.after)
+        except AwsError as exc:
+            gone = _read(ctx, change)
+            if gone.options is None:  # InvalidInstanceID.NotFound: it vanished under us
+                return ChangeResult(change, "skipped", f"gone: {gone.why}")
+            return ChangeResult(change, "failed", str(exc), gone.options)
+        return _settle(ctx, change, change.after, "applied", "")
+
+    def rollback(self, ctx: Context, change: Change) -> ChangeResult:
+        observed = _read(ctx, change)
+        current = observed.options
+        if current is None:
+            return ChangeResult(change, "skipped", f"gone: {observed.why}")
+        if same_settings(current, change.before):
+            return _settle(ctx, change, change.before, "restored", "already as before")
+        if not same_settings(current, change.after):
+            # Someone changed it after us: restoring would clobber their change.
+            return ChangeResult(change, "drifted", "changed since apply; left alone", current)
+        ctx.intend(change)
+        try:
+            _write(ctx, change, change.before)
+        except AwsError as exc:
+            return ChangeResult(change, "failed", str(exc), current)
+        return _settle(ctx, change, change.before, "restored", "")
+
+    def dry_run(self, clients: ScopeClients, change: Change) -> None:
+        check_modify_permission(clients.ec2, change.resource_id, change.after)
+
+
+APPLIER = Instances()

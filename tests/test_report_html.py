@@ -301,5 +301,5 @@ def test_clipped_text_check_sees_clipped_text(browser: Browser, tmp_path: Path) 
         'that runs past the edge</text><text x="2" y="14">ok</text></svg>',
         encoding="utf-8",
     )
-    browser.open(page.as_uri())
+    _open(browser, page, 1400)
     assert browser.evaluate(CLIPPED_TEXT) == ["per-account label that runs past the edge"]

@@ -108,7 +108,7 @@ def _severity(f: Finding) -> str:
     return "Informational" if f.status == "PASS" else compliance.severity(f.resource_type)
 
 
-def _row(f: Finding) -> dict[str, JSONValue]:
+def _row(f: Finding, partition: str) -> dict[str, JSONValue]:
     return {
         "status": f.status,
         "severity": _severity(f),
@@ -119,7 +119,7 @@ def _row(f: Finding) -> dict[str, JSONValue]:
         "resource": f.resource_id,
         "name": f.name or "",
         "detail": describe.short_detail(f),
-        "arn": describe.resource_arn(f),
+        "arn": describe.resource_arn(f, partition),
         "evidence": f.resource.evidence(),
         "fixes": [[c.label, c.text] for c in fixes.commands(f)],
     }
@@ -207,7 +207,7 @@ def format(result: ScanResult) -> str:
     )
     data: dict[str, JSONValue] = {
         "types": _types(findings, result.framework),
-        "findings": [_row(f) for f in findings],
+        "findings": [_row(f, result.partition) for f in findings],
     }
     return _template().render(
         title=compliance.title(result),

@@ -100,10 +100,12 @@ class Browser:
         return reply["result"].get("value")
 
     def click(self, selector: str) -> None:
-        """A real mouse click at the element's centre, as a user would."""
+        """A real mouse click at the element's centre, as a user would: scrolled into view
+        first, since a click outside the viewport reaches nothing."""
         box = self.evaluate(
-            f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
-            ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+            " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
         )
         for kind in ("mousePressed", "mouseReleased"):
             self.send(
@@ -114,6 +116,16 @@ class Browser:
                 button="left",
                 clickCount=1,
             )
+
+    def viewport(self, width: int, height: int = 1000) -> None:
+        """Lay the page out as in a window of this size (media queries included)."""
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     def open(self, url: str) -> None:
         """Load ``url`` with console, log and network events recorded from the start."""

@@ -1,33 +1,44 @@
-"""One self-contained HTML page: cards, pass/fail chart, sortable findings."""
+"""One self-contained HTML page: summary, charts, scope errors, and a findings table that
+pages, sorts, filters and expands thousands of rows from one embedded JSON array."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 import jinja2
+from markupsafe import Markup
 
-from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult
-from imdsguard.report import describe
+from imdsguard.model.kinds import BY_NAME, BY_TYPE, RESOURCE_NAMES
+from imdsguard.model.scan import ALL_REGIONS, Finding, JSONValue, ScanResult, ScopeOutcome
+from imdsguard.report import describe, fixes
+from imdsguard.report.html_charts import Chart, Tally, chart
 from imdsguard.rules import compliance
 
 SEVERITY_RANK = {"Critical": 5, "High": 4, "Medium": 3, "Low": 2, "Informational": 1}
 STATUS_RANK = {"FAIL": 3, "INFO": 2, "PASS": 1}
-BAR_WIDTH = 360  # px of the longest bar in the chart
+# The collapsed controls cell: one headline control per family, then "+N" for the rest.
+HEADLINE_FRAMEWORKS = ("cis-5.0", "fsbp")
+HEADLINES = 2
+_SHORT = {"fsbp": "FSBP", "nist-800-53": "NIST", "pci-4.0.1": "PCI DSS"}
+# A scope's error is "kind[,kind]: message; kind: message" (scan.scan_scope); an account
+# or Region that could not be entered has no kind at all.
+_KIND = "|".join(map(re.escape, RESOURCE_NAMES))
+_ERROR_PART = re.compile(rf"(?:^|; )((?:{_KIND})(?:,(?:{_KIND}))*): ")
 
 
 @dataclass(frozen=True, slots=True)
-class Bar:
-    label: str
-    passed: int
-    failed: int
-    info: int
-
-    def widths(self, longest: int) -> tuple[int, int, int]:
-        scale = BAR_WIDTH / max(longest, 1)
-        return round(self.passed * scale), round(self.failed * scale), round(self.info * scale)
+class Failure:
+    account: str
+    region: str
+    kinds: str  # the kinds that failed, in words
+    why: str
+    known: str  # what the report does know about this scope
 
 
 @cache
@@ -42,51 +53,171 @@ def _template() -> jinja2.Template:
     return env.get_template("report.html.j2")
 
 
-def _bars(findings: Sequence[Finding], key: str) -> list[Bar]:
-    counts: dict[str, Counter[str]] = {}
-    for f in findings:
-        label = f.scope.account_id if key == "account" else f.scope.region
-        counts.setdefault(label, Counter())[f.status] += 1
-    return [Bar(k, c["PASS"], c["FAIL"], c["INFO"]) for k, c in sorted(counts.items())]
+def human_time(at: datetime) -> str:
+    """'2 January 2026, 03:04 UTC': a reader's date, with the zone it is in."""
+    zone = at.tzname() if at.tzinfo else "(zone not recorded)"
+    return f"{at.day} {at:%B %Y, %H:%M} {zone}"
 
 
-def _row(f: Finding, framework: str | None) -> dict[str, object]:
-    severity = compliance.severity(f.resource_type)
+def script_json(value: JSONValue) -> Markup:
+    """JSON that cannot end its <script> element or open a comment: '<', '>' and '&' are
+    \\u escapes, which JSON.parse reads back as the same characters."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for char in "<>&":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return Markup(text)
+
+
+def _short(control: compliance.Control) -> str:
+    fid = control.framework.id
+    family = "CIS" if fid.startswith("cis-") else _SHORT.get(fid, fid)
+    return f"{family} {control.control}"
+
+
+def _controls(resource_type: str, framework: str | None) -> dict[str, JSONValue]:
+    found = compliance.controls_in(resource_type, framework)
+    headline = [c for f in HEADLINE_FRAMEWORKS for c in found if c.framework.id == f][:HEADLINES]
+    shown = [_short(c) for c in headline or found[:HEADLINES]]
+    rest = len(found) - len(shown)
+    return {
+        "summary": " · ".join(shown + ([f"+{rest}"] if rest > 0 else [])),
+        "all": [[c.requirement, c.framework.standard] for c in found],
+    }
+
+
+def _kind_label(resource_type: str) -> str:
+    kind = BY_TYPE.get(resource_type)
+    return kind.label if kind else describe.short_type(resource_type)
+
+
+def _types(findings: Sequence[Finding], framework: str | None) -> dict[str, JSONValue]:
+    types: dict[str, JSONValue] = {}
+    for rtype in dict.fromkeys(f.resource_type for f in findings):
+        text = describe.kind(rtype)
+        types[_kind_label(rtype)] = {
+            "title": text.title,
+            "remediation": text.remediation,
+            "guide": text.url,
+            "controls": _controls(rtype, framework),
+        }
+    return types
+
+
+def _severity(f: Finding) -> str:
+    """Passing findings are Informational, as in ocsf and asff (docs/reports.md)."""
+    return "Informational" if f.status == "PASS" else compliance.severity(f.resource_type)
+
+
+def _row(f: Finding, partition: str) -> dict[str, JSONValue]:
     return {
         "status": f.status,
-        "status_rank": STATUS_RANK[f.status],
-        "severity": severity,
-        "severity_rank": SEVERITY_RANK[severity],
+        "severity": _severity(f),
         "reason": f.reason,
         "account": f.scope.account_id,
         "region": f.scope.region,
-        "type": describe.short_type(f.resource_type),
+        "type": _kind_label(f.resource_type),
         "resource": f.resource_id,
         "name": f.name or "",
         "detail": describe.short_detail(f),
-        "controls": ", ".join(
-            c.requirement for c in compliance.controls_in(f.resource_type, framework)
-        ),
+        "arn": describe.resource_arn(f, partition),
+        "evidence": f.resource.evidence(),
+        "fixes": [[c.label, c.text] for c in fixes.commands(f)],
+    }
+
+
+def _severities(findings: Sequence[Finding]) -> list[tuple[str, int, int]]:
+    counts = Counter((_severity(f), f.status) for f in findings)
+    return [
+        (s, counts[s, "FAIL"], counts[s, "INFO"])
+        for s in SEVERITY_RANK
+        if counts[s, "FAIL"] or counts[s, "INFO"]
+    ]
+
+
+def _kind_words(label: str) -> str:
+    return ", ".join(fixes.plural(BY_NAME[k]) for k in label.split(","))
+
+
+def failures(outcome: ScopeOutcome, findings: Sequence[Finding]) -> list[Failure]:
+    """Which kinds failed in one scope, and why, and what is still known there."""
+    error, account = outcome.error or "", outcome.account_id
+    if outcome.region == ALL_REGIONS:
+        known = "nothing: the account could not be entered, so no Region was read"
+        return [Failure(account, "all Regions", "every kind", error, known)]
+    read = sum(
+        1 for f in findings if (f.scope.account_id, f.scope.region) == (account, outcome.region)
+    )
+    known = f"{read} finding(s) of the other kinds are shown" if read else "nothing was read here"
+    parts = list(_ERROR_PART.finditer(error))
+    if not parts or parts[0].start() != 0:
+        return [Failure(account, outcome.region, "every kind", error, known)]
+    ends = [p.start() for p in parts[1:]] + [len(error)]
+    return [
+        Failure(account, outcome.region, _kind_words(p.group(1)), error[p.end() : end], known)
+        for p, end in zip(parts, ends, strict=True)
+    ]
+
+
+def _charts(result: ScanResult, findings: Sequence[Finding]) -> list[Chart]:
+    errors = result.scope_errors
+    by_account: dict[str, Counter[str]] = {s.account_id: Counter() for s in result.scopes}
+    by_region: dict[str, Counter[str]] = {
+        s.region: Counter() for s in result.scopes if s.region != ALL_REGIONS
+    }
+    kinds = [BY_NAME[k].resource_type for k in result.kinds or () if k in BY_NAME]
+    by_kind: dict[str, Counter[str]] = {_kind_label(t): Counter() for t in kinds}
+    for f in findings:
+        by_account.setdefault(f.scope.account_id, Counter())[f.status] += 1
+        by_region.setdefault(f.scope.region, Counter())[f.status] += 1
+        by_kind.setdefault(_kind_label(f.resource_type), Counter())[f.status] += 1
+    bad_accounts = {s.account_id for s in errors}
+    bad_regions = {s.region for s in errors}
+    return [
+        chart("per account", (Tally(a, c, a in bad_accounts) for a, c in by_account.items())),
+        chart("per Region", (Tally(r, c, r in bad_regions) for r, c in by_region.items())),
+        chart("per kind", (Tally(k, c) for k, c in by_kind.items())),
+    ]
+
+
+def _scanned(result: ScanResult) -> dict[str, str]:
+    accounts = sorted({s.account_id for s in result.scopes})
+    regions = sorted({s.region for s in result.scopes if s.region != ALL_REGIONS})
+    evaluation = result.evaluation
+    return {
+        f"{len(accounts)} account(s)": ", ".join(accounts) or "none",
+        f"{len(regions)} Region(s)": ", ".join(regions) or "none",
+        "kinds": ", ".join(result.kinds) if result.kinds is not None else "not recorded",
+        "evaluation": ", ".join(
+            f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in evaluation.items()
+        )
+        if evaluation is not None
+        else "not recorded",
     }
 
 
 def format(result: ScanResult) -> str:
     findings = sorted(
-        result.findings, key=lambda f: (-STATUS_RANK[f.status], f.scope, f.resource_id)
+        result.findings,
+        key=lambda f: (
+            -STATUS_RANK[f.status],
+            -SEVERITY_RANK[_severity(f)],
+            f.scope,
+            f.resource_id,
+        ),
     )
-    by_account, by_region = _bars(findings, "account"), _bars(findings, "region")
-    longest = max((b.passed + b.failed + b.info for b in by_account + by_region), default=0)
+    data: dict[str, JSONValue] = {
+        "types": _types(findings, result.framework),
+        "findings": [_row(f, result.partition) for f in findings],
+    }
     return _template().render(
         title=compliance.title(result),
         result=result,
+        generated=human_time(result.generated_at),
         summary=result.summary,
-        resources=len(result.findings),
-        accounts=len({s.account_id for s in result.scopes}),
-        scope_errors=[
-            (s.account_id, "all Regions" if s.region == ALL_REGIONS else s.region, s.error)
-            for s in result.scope_errors
-        ],
-        charts=[("per account", by_account), ("per Region", by_region)],
-        longest=longest,
-        rows=[_row(f, result.framework) for f in findings],
+        severities=_severities(findings),
+        scanned=_scanned(result),
+        charts=_charts(result, findings),
+        failures=[x for s in result.scope_errors for x in failures(s, findings)],
+        data=script_json(data),
+        types=sorted({_kind_label(f.resource_type) for f in findings}),
     )

@@ -68,6 +68,11 @@ def resource_list(value: str) -> tuple[str, ...]:
     return kinds
 
 
+def status_name(value: str) -> str:
+    """FAIL, INFO, PASS or all, in any case (Prowler spells them in capitals)."""
+    return "all" if value.lower() == "all" else value.upper()
+
+
 def add_partition_arg(parser: argparse.ArgumentParser) -> None:
     """``--partition`` for the offline generators, which have no caller identity to ask."""
     parser.add_argument(
@@ -167,8 +172,8 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--status",
         action="append",
-        type=str.upper,
-        choices=(*STATUSES, "ALL"),
+        type=status_name,
+        choices=(*STATUSES, "all"),
         metavar="STATUS",
         help="show only findings with this status: FAIL, INFO, PASS or all (repeatable); "
         "default: FAIL in the table, every finding in the other formats. The "
@@ -192,7 +197,7 @@ def add_quiet_arg(parser: argparse._ActionsContainer, help_text: str) -> None:
 def shown_statuses(args: argparse.Namespace, fmt: str) -> frozenset[str] | None:
     """The statuses ``fmt`` shows under ``--status``, or None for every finding."""
     if args.status:
-        return None if "ALL" in args.status else frozenset(args.status)
+        return None if "all" in args.status else frozenset(args.status)
     return TABLE_STATUSES if fmt == "table" else None
 
 

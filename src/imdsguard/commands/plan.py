@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.commands.common import (
+    add_quiet_arg,
     add_scope_args,
     aws_options,
     scope_options,
     session_factory,
     write_text,
 )
-from imdsguard.commands.remediation_args import REMEDIATION_EXIT_HELP, add_plan_args, plan_options
+from imdsguard.commands.remediation_args import PLAN_EXIT_HELP, add_plan_args, plan_options
 from imdsguard.errors import UsageError
 
 if TYPE_CHECKING:
@@ -90,11 +91,11 @@ def register(commands: Any) -> None:
         "which instances, launch templates, account defaults and (with --amis) AMIs to "
         "switch to IMDSv2, and which launch configurations and groups need a migration. "
         "Read-only.",
-        epilog=REMEDIATION_EXIT_HELP,
+        epilog=PLAN_EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scope_args(parser)
     add_plan_args(parser)
     parser.add_argument("--output", help="write the plan JSON here ('-' for stdout)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_arg(parser, "no progress bar")
     parser.set_defaults(handler=run)

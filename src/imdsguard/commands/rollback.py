@@ -9,7 +9,7 @@ from typing import Any
 
 from imdsguard.commands.common import add_aws_args, aws_options, positive_int, session_factory
 from imdsguard.commands.remediation_args import (
-    REMEDIATION_EXIT_HELP,
+    ROLLBACK_EXIT_HELP,
     add_write_args,
     apply_options,
 )
@@ -57,7 +57,7 @@ def register(commands: Any) -> None:
         "previous default version of every launch template (no version is deleted) and "
         "the previous account defaults, and verify them. AMI ImdsSupport cannot be "
         "undone and is left as is. Safe to run again.",
-        epilog=REMEDIATION_EXIT_HELP,
+        epilog=ROLLBACK_EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("journal", metavar="JOURNAL", help="journal written by apply")

@@ -105,7 +105,7 @@ def _fish_option(condition: str, option: Option) -> str:
         parts.append(f"-x -a {shlex.quote(' '.join(option.choices))}")
     elif option.takes_value:
         parts.append("-r -F")
-    parts.append(f"-d {shlex.quote(option.help.split(';')[0][:80])}")
+    parts.append(f"-d {shlex.quote(option.help.split(';')[0])}")
     return " ".join(parts)
 
 

@@ -11,6 +11,7 @@ from imdsguard.commands.common import (
     add_quiet_arg,
     add_scope_args,
     aws_options,
+    print_renderable,
     scope_options,
     session_factory,
     write_text,
@@ -48,14 +49,9 @@ def make_plan(
 
 
 def print_plan(plan: Plan, stream: Any = None) -> None:
-    from rich.console import Console
-
     from imdsguard.report.remediation import plan_renderable
 
-    stream = stream or sys.stdout
-    Console(
-        markup=False, highlight=False, file=stream, width=None if stream.isatty() else 160
-    ).print(plan_renderable(plan))
+    print_renderable(plan_renderable(plan), stream)
 
 
 def run_demo_plan(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
@@ -80,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
         print_plan(plan)
         if args.output:
             print(f"plan written to {args.output}; run: imdsguard apply {args.output}")
+        elif plan.changes:
+            print(
+                "imdsguard: plan not saved; to apply exactly this plan, save it with "
+                "--output plan.json, then run: imdsguard apply plan.json",
+                file=sys.stderr,
+            )
     return plan.exit_code()
 
 

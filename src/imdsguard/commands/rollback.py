@@ -17,7 +17,7 @@ from imdsguard.model.scan import EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
-    from imdsguard.commands.apply import print_run
+    from imdsguard.commands.apply import print_run, saying_on_ctrl_c
     from imdsguard.progress import progress_sink
     from imdsguard.remediate.journal import EmptyJournal, Journal
     from imdsguard.remediate.rollback import run_rollback
@@ -30,8 +30,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"imdsguard: journal {journal.path} (rollback records appended)", file=sys.stderr)
     factory = session_factory(aws_options(args))
     factory.identity()
+    again = f"imdsguard rollback {journal.path}"
     try:
-        with progress_sink(enabled=not args.quiet, label="rolling back") as progress:
+        with (
+            saying_on_ctrl_c(f"stopping after in-flight restores; continue with: {again}"),
+            progress_sink(enabled=not args.quiet, label="rolling back") as progress,
+        ):
             result = run_rollback(
                 factory,
                 state,

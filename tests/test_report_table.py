@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 
 import pytest
@@ -81,3 +82,21 @@ def test_a_status_filter_shows_fewer_rows_and_counts_them_all() -> None:
     assert len(finding_lines(text)) == 7
     assert "2 pass, 6 fail, 1 info, 2 scope errors; showing 7 of 9 findings" in text
     assert "(--status all shows every one)" in text
+
+
+def test_force_color_colours_a_pipe_and_a_pipe_is_plain_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rich.text import Text
+
+    from imdsguard.commands.common import console
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    forced = io.StringIO()
+    console(forced).print(Text("FAIL", style="bold red"))
+    assert "\x1b[" in forced.getvalue()
+    monkeypatch.delenv("FORCE_COLOR")
+    plain = io.StringIO()
+    console(plain).print(Text("FAIL", style="bold red"))
+    assert plain.getvalue() == "FAIL\n"

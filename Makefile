@@ -2,20 +2,29 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# What is installed, one stamp per extra: `make demo` needs only '.[demo]' (the emulator),
+# not the dev toolchain; '.[dev]' includes everything '.[demo]' has, so it stamps both.
+STAMP      := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: setup demo test lint format bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
 
 # The demo exits 1 because the sample fleet has failing instances; that is the point.
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/imdsguard demo; rc=$$?; [ $$rc -le 1 ] || exit $$rc
 
 test: $(STAMP)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from imdsguard.aws.session import SessionFactory
-from imdsguard.commands.common import REPORT_FORMATS
+from imdsguard.commands.common import REPORT_FORMATS, STATUSES
 from imdsguard.demo.fleet import Group
 from imdsguard.report import EXTENSIONS, FORMATS
 from imdsguard.rules.compliance import FRAMEWORKS, required_kinds
@@ -22,10 +23,10 @@ def test_cli_offers_exactly_the_registered_formats() -> None:
     assert set(REPORT_FORMATS) == set(FORMATS) == set(EXTENSIONS)
 
 
-def scan(cli: Cli, url: str, *extra: str) -> CliResult:
+def scan(cli: Cli, url: str, *extra: str, quiet: bool = True) -> CliResult:
     """Instances only, so the counts below do not depend on the other kinds' defaults."""
     return cli(
-        "scan", "--endpoint-url", url, "--regions", "eu-west-1", "--quiet",
+        "scan", "--endpoint-url", url, "--regions", "eu-west-1", *(["--quiet"] if quiet else []),
         "--resources", "instances", *extra,
     )  # fmt: skip
 
@@ -44,15 +45,22 @@ def test_output_dir_writes_every_format(
     assert "imdsguard.junit.xml" in result.err
 
 
-def test_repeated_format_prints_each_once_in_order(
+def test_a_repeated_format_is_printed_once(
     cli: Cli, factory: SessionFactory, moto_url: str
 ) -> None:
     seed(factory, "eu-west-1", Group("legacy", 1))
-    result = scan(cli, moto_url, "--format", "csv", "--format", "ocsf", "--format", "csv")
+    result = scan(cli, moto_url, "--format", "csv", "--format", "csv")
     lines = result.out.splitlines()
     assert lines[0].startswith("account_id,region,")
-    assert json.loads(lines[-1])["class_uid"] == 2003
     assert sum(line.startswith("account_id,") for line in lines) == 1
+
+
+def test_several_formats_on_stdout_are_a_usage_error(cli: Cli, moto_url: str) -> None:
+    # JSON followed by CSV on one stream is no document any program can read.
+    result = scan(cli, moto_url, "--format", "csv", "--format", "ocsf")
+    assert result.code == 2
+    assert result.out == ""
+    assert "stdout takes one --format; use --output-dir DIR" in result.err
 
 
 def test_output_dir_with_chosen_formats(
@@ -148,3 +156,97 @@ def test_unusable_output_dir_fails_before_scanning(cli: Cli, tmp_path: Path) -> 
     result = cli("scan", "--endpoint-url", "http://127.0.0.1:9", "--output-dir", str(blocker))
     assert result.code == 2
     assert "cannot create" in result.err
+
+
+def loud(cli: Cli, url: str, *extra: str) -> CliResult:
+    """``scan`` without --quiet: the closing summary line is what is tested."""
+    return scan(cli, url, "--no-history", *extra, quiet=False)
+
+
+def test_the_table_shows_failures_and_the_summary_counts_everything(
+    cli: Cli, factory: SessionFactory, moto_url: str
+) -> None:
+    seed(factory, "eu-west-1", Group("legacy", 2), Group("web", 3, tokens="required"))
+    result = loud(cli, moto_url)
+    assert result.code == 1
+    rows = [line.split()[0] for line in result.out.splitlines() if line[:5].strip() in STATUSES]
+    assert rows == ["FAIL", "FAIL"]
+    assert "3 pass, 2 fail, 0 scope errors; showing 2 of 5 findings" in result.out
+    assert result.err.splitlines()[-1] == (
+        "imdsguard: 3 pass, 2 fail, 0 scope errors; table on stdout; showing 2 of 5 "
+        "findings (--status all shows every one); not stored in the history"
+    )
+    everything = loud(cli, moto_url, "--status", "all", "--quiet")
+    assert [line.split()[0] for line in everything.out.splitlines() if "i-" in line].count(
+        "PASS"
+    ) == 3
+    assert everything.err == ""
+
+
+def test_status_filters_every_format_but_not_the_exit_code(
+    cli: Cli, factory: SessionFactory, moto_url: str
+) -> None:
+    seed(factory, "eu-west-1", Group("legacy", 2), Group("web", 3, tokens="required"))
+    result = loud(cli, moto_url, "--format", "json", "--status", "pass")
+    assert result.code == 1  # the two failures still fail the run
+    assert {f["status"] for f in json.loads(result.out)["findings"]} == {"PASS"}
+    assert "showing 3 of 5 findings" in result.err
+    complete = loud(cli, moto_url, "--format", "json")
+    assert len(json.loads(complete.out)["findings"]) == 5  # machine formats stay complete
+
+
+def test_output_file_ends_with_a_summary_line(
+    cli: Cli, factory: SessionFactory, moto_url: str, tmp_path: Path
+) -> None:
+    seed(factory, "eu-west-1", Group("legacy", 1))
+    db = tmp_path / "h.sqlite3"
+    out = tmp_path / "scan.json"
+    result = cli(
+        "scan", "--endpoint-url", moto_url, "--regions", "eu-west-1", "--resources",
+        "instances", "--format", "json", "--output", str(out), "--db", str(db),
+    )  # fmt: skip
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err.splitlines()[-1] == (
+        f"imdsguard: 0 pass, 1 fail, 0 scope errors; json in {out}; saved as scan #1 in {db}"
+    )
+
+
+def test_a_failed_report_write_keeps_the_others_and_the_verdict(
+    cli: Cli,
+    factory: SessionFactory,
+    moto_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed(factory, "eu-west-1", Group("web", 1, tokens="required"))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "imdsguard.csv").write_text("earlier report\n")
+    real_replace = os.replace
+
+    def full_disk(src: str, dst: object) -> None:
+        if str(dst).endswith(".csv"):
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    result = loud(cli, moto_url, "--output-dir", str(out), "--format", "json", "--format", "csv")
+    assert result.code == 2  # a clean scan whose report is missing is no success
+    assert "imdsguard: error: cannot write" in result.err
+    assert (out / "imdsguard.csv").read_text() == "earlier report\n"  # intact, not truncated
+    assert json.loads((out / "imdsguard.json").read_text())["summary"]["pass"] == 1
+    assert sorted(p.name for p in out.iterdir()) == ["imdsguard.csv", "imdsguard.json"]
+    last = result.err.splitlines()[-1]
+    assert last.startswith("imdsguard: 1 pass, 0 fail, 0 scope errors; 1 report(s) in ")
+    assert last.endswith("; 1 report(s) NOT written")
+
+
+def test_an_unwritable_report_target_fails_before_scanning(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "imdsguard.json").mkdir()
+    result = cli(
+        "scan", "--endpoint-url", "http://127.0.0.1:9", "--output-dir", str(tmp_path),
+        "--format", "json",
+    )  # fmt: skip
+    assert result.code == 2
+    assert "it is a directory" in result.err

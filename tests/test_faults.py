@@ -162,3 +162,23 @@ def test_a_non_aws_error_page_is_a_scope_error_not_a_crash(
     scopes = {s["region"]: s for s in run.json()["scopes"]}
     assert "ResponseParserError" in scopes["eu-west-1"]["error"]
     assert scopes["us-east-1"]["status"] == "ok"
+
+
+def test_an_emulator_without_an_api_gets_a_plain_scope_error(
+    factory: SessionFactory, proxy: FaultProxy, cli: Callable[..., CliResult]
+) -> None:
+    # Stock moto has no GetInstanceMetadataDefaults (demo/moto_ext.py adds it): HTTP 500.
+    seed(factory, "eu-west-1", Group("ok", 1, tokens="required"))
+    proxy.rules.append(always("GetInstanceMetadataDefaults", html_500()))
+    run = cli(
+        "scan", "--endpoint-url", proxy.url, "--regions", "eu-west-1",
+        "--resources", "instances,account-defaults", "--format", "json", "--quiet",
+    )  # fmt: skip
+    assert run.code == 3, run.err
+    error = run.json()["scopes"][0]["error"]
+    assert error.startswith(
+        "account-defaults: this endpoint does not implement GetInstanceMetadataDefaults; "
+        "leave out account-defaults with --resources instances ("
+    )
+    # botocore's own text ends in a colon before the page it quotes; the sentence ends.
+    assert error.endswith("Further retries may succeed)")

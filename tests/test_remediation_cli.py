@@ -12,7 +12,7 @@ import pytest
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
 from imdsguard.plan.planfile import load
-from tests.conftest import CliResult, seed
+from tests.conftest import OWN_ACCOUNT, CliResult, seed
 from tests.remediation_helpers import options_of
 
 REGION = "us-east-2"
@@ -234,3 +234,24 @@ def test_planning_flags_are_refused_with_a_plan_file(
     result = cli("apply", str(plan), *flags)
     assert result.code == 2
     assert "planning options do not apply to a plan file" in result.err
+
+
+def test_every_step_says_what_happened_and_what_to_do_next(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    [instance] = seed(factory, REGION, Group("a", 1, imdsv1_calls=0))
+    where = ("--endpoint-url", moto_url, "--regions", REGION, "--resources", "instances")
+    unsaved = cli("plan", *where)
+    assert "save it with --output plan.json, then run: imdsguard apply plan.json" in unsaved.err
+    plan = tmp_path / "plan.json"
+    assert cli("plan", *where, "--output", str(plan)).code == 0
+    journal = tmp_path / "j.jsonl"
+    applied = cli("apply", str(plan), "--endpoint-url", moto_url, "--journal", str(journal))
+    assert applied.code == 0, applied.err
+    changed = applied.out[applied.out.index("Applied") :]
+    assert changed.splitlines()[4].split()[:3] == ["applied", OWN_ACCOUNT, REGION]
+    assert instance in changed.splitlines()[4]  # listed, not only counted
+    assert f"undo with: imdsguard rollback {journal}" in applied.out
+    again = cli("apply", str(plan), "--endpoint-url", moto_url, "--journal", str(tmp_path / "k"))
+    assert "undo with" not in again.out  # nothing applied the second time
+    assert "nothing was applied, so nothing to undo" in again.out

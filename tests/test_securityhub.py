@@ -55,6 +55,7 @@ def test_security_hub_imports_every_finding_in_batches_of_100(
         "--security-hub",
     )
     assert result.code == 1, result.err
+    assert "180 of 180 finding(s) imported, 0 failed" not in result.err  # --quiet
     # Security Hub is a REST API: the proxy sees the operation as its path.
     sent = [r for r in proxy.forwarded if r.path == IMPORT_PATH]
     assert len(sent) == 2  # 180 findings: 100 + 80
@@ -125,6 +126,7 @@ def test_security_hub_refusal_is_printed_and_exits_3(
     assert result.code == 3
     assert "security hub" in result.err
     assert "AccessDeniedException" in result.err
+    assert "imdsguard: security hub: 0 of 1 finding(s) imported, 1 failed" in result.err
     assert json.loads(result.out)["summary"]["pass"] == 1  # the report is still complete
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from imdsguard.aws.securityhub import import_findings
@@ -14,12 +15,22 @@ from imdsguard.options import ScopeOptions
 from imdsguard.report import asff
 
 
-def publish(factory: SessionFactory, result: ScanResult, scopes: ScopeOptions) -> list[str]:
-    """Import every finding (scope errors included); return one line per failure."""
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """What an import achieved: findings sent, those Security Hub took, one line per failure."""
+
+    sent: int
+    imported: int
+    problems: tuple[str, ...]
+
+
+def publish(factory: SessionFactory, result: ScanResult, scopes: ScopeOptions) -> Publication:
+    """Import every finding (scope errors included)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for doc in asff.findings(result, home_region=factory.default_region()):
         groups[(str(doc["AwsAccountId"]), str(doc["Region"]))].append(doc)
     problems: list[str] = []
+    imported = 0
     entered: dict[str, AccountAccess] = {}
     for (account, region), docs in sorted(groups.items()):
         try:
@@ -35,5 +46,7 @@ def publish(factory: SessionFactory, result: ScanResult, scopes: ScopeOptions) -
         except AwsError as exc:
             problems.append(f"{account} {region}: {len(docs)} finding(s) not imported: {exc}")
             continue
+        imported += len(docs) - len(refused)
         problems += [f"{account} {region}: refused {line}" for line in refused]
-    return problems
+    sent = sum(len(docs) for docs in groups.values())
+    return Publication(sent, imported, tuple(problems))

@@ -41,9 +41,28 @@ def scan_scope(
                 counts[finding.resource_type] += 1
                 findings.append(finding)
         except AwsError as exc:
-            error = f"{kind}: {exc}" if error is None else f"{error}; {kind}: {exc}"
+            text = _scope_error(factory, kind, exc, kinds)
+            error = text if error is None else f"{error}; {text}"
     outcome = ScopeOutcome(scope.account_id, scope.region, error, dict(counts), skipped)
     return outcome, findings
+
+
+# How an endpoint answers an EC2 API it does not implement: stock moto with an HTTP 500
+# page (ResponseParserError, or NotAnAwsAnswer under the reply rule), LocalStack with
+# InternalFailure or NotImplemented (docs/aws-behaviour.md#the-emulator).
+UNIMPLEMENTED = frozenset(
+    {"ResponseParserError", "NotAnAwsAnswer", "InternalFailure", "NotImplemented", "InvalidAction"}
+)
+
+
+def _scope_error(factory: SessionFactory, kind: str, exc: AwsError, kinds: Sequence[str]) -> str:
+    """The error, led by plain words when an emulator lacks the kind's API."""
+    if not (factory.endpoint_overridden and exc.code in UNIMPLEMENTED and exc.operation):
+        return f"{kind}: {exc}"
+    operation = exc.operation.split("(", 1)[0]
+    others = ",".join(k for k in kinds if k not in kind.split(","))
+    advice = f"leave out {kind} with --resources {others}" if others else "scan other kinds"
+    return f"{kind}: this endpoint does not implement {operation}; {advice} ({exc})"
 
 
 def run_scan(

@@ -93,8 +93,15 @@ def translate(exc: Exception, operation: str = "") -> AwsError | UsageError:
     if isinstance(exc, ConnectionError):
         return AwsError("ConnectionError", str(exc), operation)
     if isinstance(exc, BotoCoreError | ResponseParserError):
-        return AwsError(type(exc).__name__, str(exc).splitlines()[0], operation)
+        return AwsError(type(exc).__name__, _without_body(str(exc)), operation)
     raise exc
+
+
+def _without_body(message: str) -> str:
+    """botocore's message without the reply body it quotes after a colon and a newline
+    ("... Further retries may succeed:\n<html>..."): the sentence ends, nothing dangles."""
+    first = message.strip().split("\n", 1)[0].rstrip()
+    return first.removesuffix(":").rstrip() or "no message"
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -132,6 +133,12 @@ class SessionFactory:
         # account, so two scopes of it entered at once still make one AssumeRole.
         self._accounts: dict[AccountAccess, botocore.session.Session] = {}
         self._gates: dict[AccountAccess, threading.Lock] = {}
+
+    @property
+    def endpoint_overridden(self) -> bool:
+        """Calls go to --endpoint-url or AWS_ENDPOINT_URL(_EC2), perhaps an emulator."""
+        env = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2")
+        return bool(self._endpoint_url or any(os.environ.get(name) for name in env))
 
     def default_region(self) -> str:
         region = self._session.get_config_variable("region")

@@ -2,6 +2,7 @@
 
 from imdsguard.commands import (
     apply,
+    completion,
     demo,
     diff,
     guardrails,
@@ -12,4 +13,4 @@ from imdsguard.commands import (
     scan,
 )
 
-COMMANDS = (scan, plan, apply, rollback, guardrails, permissions, history, diff, demo)
+COMMANDS = (scan, plan, apply, rollback, guardrails, permissions, history, diff, demo, completion)

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.commands import amis_gate
-from imdsguard.commands.common import add_scope_args, aws_options, scope_options, session_factory
+from imdsguard.commands.common import (
+    add_scope_args,
+    aws_options,
+    print_renderable,
+    scope_options,
+    session_factory,
+)
 from imdsguard.commands.remediation_args import (
     REMEDIATION_EXIT_HELP,
     add_plan_args,
@@ -27,14 +37,29 @@ if TYPE_CHECKING:
 
 
 def print_run(result: RunResult, verb: str) -> None:
-    from rich.console import Console
-
     from imdsguard.report.remediation import run_renderable
 
-    width = None if sys.stdout.isatty() else 160
-    Console(markup=False, highlight=False, file=sys.stdout, width=width).print(
-        run_renderable(result, verb)
-    )
+    print_renderable(run_renderable(result, verb))
+
+
+@contextmanager
+def saying_on_ctrl_c(message: str) -> Iterator[None]:
+    """Print ``message`` the moment Ctrl-C arrives, then interrupt as Python would: the
+    run may take a while to let its in-flight changes finish and journal them."""
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        print(f"imdsguard: {message}", file=sys.stderr, flush=True)
+        raise KeyboardInterrupt
+
+    # Only where Python's own handler is in place: an ignored SIGINT stays ignored.
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _confirmed(plan: Plan) -> bool:
@@ -113,7 +138,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FINDINGS
     print(f"imdsguard: journal {journal.path}", file=sys.stderr)
     try:
-        with progress_sink(enabled=not args.quiet, label="applying") as progress:
+        with (
+            saying_on_ctrl_c("stopping after in-flight changes..."),
+            progress_sink(enabled=not args.quiet, label="applying") as progress,
+        ):
             result = run_apply(
                 factory,
                 plan,
@@ -131,7 +159,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         journal.close()
     print_run(result, "applied")
-    print(f"journal: {journal.path} (undo with: imdsguard rollback {journal.path})")
+    if any(r.outcome == "applied" for r in result.results):
+        print(f"journal: {journal.path} (undo with: imdsguard rollback {journal.path})")
+    else:
+        print(f"journal: {journal.path} (nothing was applied, so nothing to undo)")
     return result.exit_code()
 
 

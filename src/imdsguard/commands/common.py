@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from imdsguard.errors import UsageError
 from imdsguard.model.kinds import RESOURCE_NAMES
@@ -14,7 +16,7 @@ from imdsguard.report import FORMATS
 from imdsguard.rules.compliance import FRAMEWORKS
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, RenderableType
 
     from imdsguard.aws.session import SessionFactory
 
@@ -29,7 +31,14 @@ EXIT_CODES_HELP = """exit codes:
   2  usage or configuration error
   3  at least one scope could not be read, or --security-hub could not import
      every finding (wins over 1)
+  4  internal error (a bug; rerun with --debug for the traceback)
 """
+
+# What --status keeps when it is not given: the table is read by people, so it shows what
+# needs attention; every other format is read by programs, so it stays complete
+# (docs/reports.md#status-filter).
+STATUSES = ("FAIL", "INFO", "PASS")
+TABLE_STATUSES = frozenset({"FAIL"})
 
 
 def csv_list(value: str) -> tuple[str, ...]:
@@ -57,6 +66,11 @@ def resource_list(value: str) -> tuple[str, ...]:
         known = ", ".join(RESOURCE_NAMES)
         raise argparse.ArgumentTypeError(f"unknown kind(s) {', '.join(unknown)}; one of {known}")
     return kinds
+
+
+def status_name(value: str) -> str:
+    """FAIL, INFO, PASS or all, in any case (Prowler spells them in capitals)."""
+    return "all" if value.lower() == "all" else value.upper()
 
 
 def add_partition_arg(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +169,17 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="import the findings (ASFF) into AWS Security Hub in each account and Region",
     )
-    group.add_argument("--quiet", action="store_true", help="no progress bar")
+    group.add_argument(
+        "--status",
+        action="append",
+        type=status_name,
+        choices=(*STATUSES, "all"),
+        metavar="STATUS",
+        help="show only findings with this status: FAIL, INFO, PASS or all (repeatable); "
+        "default: FAIL in the table, every finding in the other formats. The "
+        "summary and the exit code always count every finding",
+    )
+    add_quiet_arg(group, "no progress bar, and no summary line on stderr")
     group.add_argument(
         "--imds-disabled",
         choices=("pass", "fail"),
@@ -164,6 +188,17 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
         "pass (pass) or fail (fail); launch templates, launch configurations and groups "
         "are judged on HttpTokens, and fail with it under fail (see docs/resources.md)",
     )
+
+
+def add_quiet_arg(parser: argparse._ActionsContainer, help_text: str) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help=help_text)
+
+
+def shown_statuses(args: argparse.Namespace, fmt: str) -> frozenset[str] | None:
+    """The statuses ``fmt`` shows under ``--status``, or None for every finding."""
+    if args.status:
+        return None if "all" in args.status else frozenset(args.status)
+    return TABLE_STATUSES if fmt == "table" else None
 
 
 def add_db_arg(parser: argparse._ActionsContainer, help_text: str | None = None) -> None:
@@ -208,21 +243,21 @@ def history_path(args: argparse.Namespace) -> Path | None:
     return default_path() if args.history_by_default else None
 
 
-def print_renderable(renderable: RenderableType) -> None:
-    """Colour on a terminal; plain text, wide enough not to wrap ids, in files and pipes."""
+def console(stream: TextIO | None = None) -> Console:
+    """Colour on a terminal, or wherever FORCE_COLOR asks for it (rich reads FORCE_COLOR
+    and NO_COLOR itself); plain text, wide enough for every column, in files and pipes."""
     from rich.console import Console
 
-    if sys.stdout.isatty():
-        Console(markup=False, highlight=False).print(renderable)
-    else:
-        Console(
-            markup=False,
-            highlight=False,
-            file=sys.stdout,
-            width=160,
-            no_color=True,
-            color_system=None,
-        ).print(renderable)
+    stream = stream or sys.stdout
+    if stream.isatty() or os.environ.get("FORCE_COLOR", "") != "":
+        return Console(markup=False, highlight=False, file=stream)
+    return Console(
+        markup=False, highlight=False, file=stream, width=160, no_color=True, color_system=None
+    )
+
+
+def print_renderable(renderable: RenderableType, stream: TextIO | None = None) -> None:
+    console(stream).print(renderable)
 
 
 def aws_options(args: argparse.Namespace) -> AwsOptions:
@@ -259,11 +294,28 @@ def scope_options(args: argparse.Namespace) -> ScopeOptions:
 
 
 def write_text(text: str, path: str | None) -> None:
+    """To stdout, or atomically to ``path``: a temporary file beside it, then a rename, so a
+    failed write leaves whatever was there before (an earlier report) intact."""
     if path is None:
         sys.stdout.write(text)
         return
+    target = Path(path)
     try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, target)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _umask() -> int:
+    # mkstemp creates the file 0600; a report is made with the permissions open() gives.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

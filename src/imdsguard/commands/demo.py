@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from imdsguard.commands.common import (
@@ -12,13 +13,23 @@ from imdsguard.commands.common import (
     add_resource_args,
 )
 
+NEXT_STEPS = """Next, try:
+  imdsguard demo --plan                what fixing the sample estate would change, and hold back
+  imdsguard demo --output-dir reports  every format: json, csv, junit, ocsf, asff, html
+  imdsguard demo --status all          the passing findings too
+On your own account: imdsguard plan --output plan.json, then imdsguard apply plan.json
+(it prints its journal), and imdsguard rollback JOURNAL puts everything back."""
+
 
 def run(args: argparse.Namespace) -> int:
     from imdsguard.commands.plan import run_demo_plan
     from imdsguard.commands.scan import run_scan_command
     from imdsguard.demo import run_demo
 
-    return run_demo(args, run_demo_plan if args.plan else run_scan_command)
+    code = run_demo(args, run_demo_plan if args.plan else run_scan_command)
+    if not args.quiet:
+        print(NEXT_STEPS, file=sys.stderr)
+    return code
 
 
 def register(commands: Any) -> None:

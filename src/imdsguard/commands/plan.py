@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.commands.common import (
+    add_quiet_arg,
     add_scope_args,
     aws_options,
+    print_renderable,
     scope_options,
     session_factory,
     write_text,
 )
-from imdsguard.commands.remediation_args import REMEDIATION_EXIT_HELP, add_plan_args, plan_options
+from imdsguard.commands.remediation_args import PLAN_EXIT_HELP, add_plan_args, plan_options
 from imdsguard.errors import UsageError
 
 if TYPE_CHECKING:
@@ -47,14 +49,9 @@ def make_plan(
 
 
 def print_plan(plan: Plan, stream: Any = None) -> None:
-    from rich.console import Console
-
     from imdsguard.report.remediation import plan_renderable
 
-    stream = stream or sys.stdout
-    Console(
-        markup=False, highlight=False, file=stream, width=None if stream.isatty() else 160
-    ).print(plan_renderable(plan))
+    print_renderable(plan_renderable(plan), stream)
 
 
 def run_demo_plan(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
@@ -79,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
         print_plan(plan)
         if args.output:
             print(f"plan written to {args.output}; run: imdsguard apply {args.output}")
+        elif plan.changes:
+            print(
+                "imdsguard: plan not saved; to apply exactly this plan, save it with "
+                "--output plan.json, then run: imdsguard apply plan.json",
+                file=sys.stderr,
+            )
     return plan.exit_code()
 
 
@@ -90,11 +93,11 @@ def register(commands: Any) -> None:
         "which instances, launch templates, account defaults and (with --amis) AMIs to "
         "switch to IMDSv2, and which launch configurations and groups need a migration. "
         "Read-only.",
-        epilog=REMEDIATION_EXIT_HELP,
+        epilog=PLAN_EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scope_args(parser)
     add_plan_args(parser)
     parser.add_argument("--output", help="write the plan JSON here ('-' for stdout)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_arg(parser, "no progress bar")
     parser.set_defaults(handler=run)

@@ -6,15 +6,34 @@ import argparse
 import tomllib
 from typing import Any
 
-from imdsguard.commands.common import add_resource_args, csv_list, positive_int
+from imdsguard.commands.common import add_quiet_arg, add_resource_args, csv_list, positive_int
 from imdsguard.errors import UsageError
 from imdsguard.options import INSTANCE_ID, MAX_LOOKBACK_DAYS, ApplyOptions, PlanOptions
 
 REMEDIATION_EXIT_HELP = """exit codes:
-  0  every planned change was applied and verified (plan: nothing held)
+  0  every planned change was applied and verified
   1  something was held, skipped, drifted or failed; each is listed
   2  usage or configuration error
   3  a scope could not be read or written (wins over 1)
+  4  internal error (a bug; rerun with --debug for the traceback)
+"""
+
+PLAN_EXIT_HELP = """exit codes:
+  0  every failing resource can be changed: nothing held, no migration needed
+  1  something is held (IMDSv1 in use, usage unknown, ...) or needs a migration;
+     each is listed with its reason
+  2  usage or configuration error
+  3  a scope could not be read, so the plan may be missing changes (wins over 1)
+  4  internal error (a bug; rerun with --debug for the traceback)
+"""
+
+ROLLBACK_EXIT_HELP = """exit codes:
+  0  everything the journal changed is restored and verified (or was never changed)
+  1  something was skipped, drifted (changed by someone else since) or failed; each
+     is listed, and running rollback again retries it
+  2  usage or configuration error (unreadable journal, bad option)
+  3  a scope could not be written, e.g. its role could not be assumed (wins over 1)
+  4  internal error (a bug; rerun with --debug for the traceback)
 """
 
 # Keys accepted in the --config file; the same meaning as the flags of the same name.
@@ -228,7 +247,7 @@ def add_write_args(parser: argparse.ArgumentParser) -> None:
         default=60.0,
         help="seconds to wait for State=applied per change (default 60)",
     )
-    group.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_arg(group, "no progress bar")
 
 
 def apply_options(args: argparse.Namespace, check_permissions: bool = False) -> ApplyOptions:

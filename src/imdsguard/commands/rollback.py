@@ -9,7 +9,7 @@ from typing import Any
 
 from imdsguard.commands.common import add_aws_args, aws_options, positive_int, session_factory
 from imdsguard.commands.remediation_args import (
-    REMEDIATION_EXIT_HELP,
+    ROLLBACK_EXIT_HELP,
     add_write_args,
     apply_options,
 )
@@ -17,7 +17,7 @@ from imdsguard.model.scan import EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
-    from imdsguard.commands.apply import print_run
+    from imdsguard.commands.apply import print_run, saying_on_ctrl_c
     from imdsguard.progress import progress_sink
     from imdsguard.remediate.journal import EmptyJournal, Journal
     from imdsguard.remediate.rollback import run_rollback
@@ -30,8 +30,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"imdsguard: journal {journal.path} (rollback records appended)", file=sys.stderr)
     factory = session_factory(aws_options(args))
     factory.identity()
+    again = f"imdsguard rollback {journal.path}"
     try:
-        with progress_sink(enabled=not args.quiet, label="rolling back") as progress:
+        with (
+            saying_on_ctrl_c(f"stopping after in-flight restores; continue with: {again}"),
+            progress_sink(enabled=not args.quiet, label="rolling back") as progress,
+        ):
             result = run_rollback(
                 factory,
                 state,
@@ -57,7 +61,7 @@ def register(commands: Any) -> None:
         "previous default version of every launch template (no version is deleted) and "
         "the previous account defaults, and verify them. AMI ImdsSupport cannot be "
         "undone and is left as is. Safe to run again.",
-        epilog=REMEDIATION_EXIT_HELP,
+        epilog=ROLLBACK_EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("journal", metavar="JOURNAL", help="journal written by apply")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imdsguard.commands.common import (
     EXIT_CODES_HELP,
@@ -16,14 +17,19 @@ from imdsguard.commands.common import (
     add_resource_args,
     add_scope_args,
     aws_options,
+    console,
     history_path,
     scope_options,
     session_factory,
+    shown_statuses,
     write_text,
 )
 from imdsguard.errors import HistoryError, UsageError
-from imdsguard.model.scan import EXIT_INCOMPLETE, ScanResult
+from imdsguard.model.scan import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, ScanResult
 from imdsguard.options import AwsOptions, EvaluationOptions, ScopeOptions
+
+if TYPE_CHECKING:
+    from imdsguard.aws.session import SessionFactory
 
 HISTORY_HELP = """
 Every scan is stored in the history database (see `imdsguard history` and `diff`).
@@ -37,17 +43,28 @@ def _formats(args: argparse.Namespace) -> list[str]:
         formats = list(dict.fromkeys(args.format))
     else:
         formats = list(REPORT_FORMATS) if args.output_dir else ["table"]
-    if args.output and len(formats) > 1:
-        raise UsageError("--output takes one --format; use --output-dir for several")
+    if len(formats) > 1 and not args.output_dir:
+        # One stream, one document: JSON followed by CSV on stdout is no use to anyone.
+        where = "--output takes one --format" if args.output else "stdout takes one --format"
+        raise UsageError(f"{where}; use --output-dir DIR to write several")
     return formats
 
 
-def _make_output_dir(path: str) -> None:
+def _prepare_output_dir(path: str, formats: list[str]) -> None:
     """Before the scan: a long scan must not end in 'cannot write'."""
+    from imdsguard.report import EXTENSIONS
+
+    directory = Path(path)
     try:
-        Path(path).mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {path}: {exc.strerror}") from exc
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write to {path}: permission denied")
+    for fmt in formats:
+        target = directory / f"imdsguard.{EXTENSIONS[fmt]}"
+        if target.is_dir():
+            raise UsageError(f"cannot write {target}: it is a directory")
 
 
 def _check_writable(path: str) -> None:
@@ -58,25 +75,77 @@ def _check_writable(path: str) -> None:
         raise UsageError(f"cannot write {path}: not a writable file location")
 
 
-def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespace) -> None:
-    from imdsguard.report import EXTENSIONS, FORMATS
+def _only(result: ScanResult, statuses: frozenset[str] | None) -> ScanResult:
+    if statuses is None:
+        return result
+    return replace(result, findings=tuple(f for f in result.findings if f.status in statuses))
 
+
+def _render(result: ScanResult, fmt: str, statuses: frozenset[str] | None) -> str:
+    from imdsguard.report import FORMATS
+
+    if fmt == "table":
+        from imdsguard.report.table import format as table_format
+
+        return table_format(result, statuses=statuses)
+    return FORMATS[fmt](_only(result, statuses))
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Where the reports went, how many findings each shows, and what could not be written."""
+
+    where: str
+    shown: dict[str, int]
+    failures: tuple[str, ...] = ()
+
+
+def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespace) -> Written:
+    from imdsguard.report import EXTENSIONS
+
+    shown = {f: len(_only(result, shown_statuses(args, f)).findings) for f in formats}
     if args.output_dir:
         directory = Path(args.output_dir)
+        failures: list[str] = []
         for fmt in formats:
             path = directory / f"imdsguard.{EXTENSIONS[fmt]}"
-            write_text(FORMATS[fmt](result), str(path))
+            try:
+                write_text(_render(result, fmt, shown_statuses(args, fmt)), str(path))
+            except UsageError as exc:
+                # The other reports are still written: one full disk is not every report.
+                failures.append(str(exc))
+                print(f"imdsguard: error: {exc}", file=sys.stderr)
+                continue
             print(f"imdsguard: wrote {path}", file=sys.stderr)
-        return
-    for fmt in formats:
-        if fmt == "table" and args.output is None and sys.stdout.isatty():
-            from rich.console import Console
+        written = len(formats) - len(failures)
+        return Written(f"{written} report(s) in {directory}", shown, tuple(failures))
+    fmt = formats[0]
+    statuses = shown_statuses(args, fmt)
+    if fmt == "table" and args.output is None and console().is_terminal:
+        from imdsguard.report.table import renderable
 
-            from imdsguard.report.table import renderable
+        console().print(renderable(result, statuses))
+    else:
+        write_text(_render(result, fmt, statuses), args.output)
+    return Written(f"{fmt} in {args.output}" if args.output else f"{fmt} on stdout", shown)
 
-            Console(markup=False, highlight=False).print(renderable(result))
-        else:
-            write_text(FORMATS[fmt](result), args.output)
+
+def _closing_line(result: ScanResult, written: Written, saved: str) -> str:
+    """Totals, scope errors, where the output went and the history id, in one line."""
+    from imdsguard.report.table import summary_text
+
+    total = len(result.findings)
+    parts = [summary_text(result).plain, written.where]
+    partial = {fmt: n for fmt, n in written.shown.items() if n < total}
+    if partial:
+        counts = set(partial.values())
+        names = "" if len(partial) == len(written.shown) else " in " + ", ".join(partial)
+        shown = f"{counts.pop()} of {total}" if len(counts) == 1 else f"part of {total}"
+        parts.append(f"showing {shown} findings{names} (--status all shows every one)")
+    parts.append(saved)
+    if written.failures:
+        parts.append(f"{len(written.failures)} report(s) NOT written")
+    return "imdsguard: " + "; ".join(parts)
 
 
 def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
@@ -89,7 +158,7 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
     if args.compliance:
         require_kinds(args.compliance, args.resources)  # before a scan that cannot be used
     if args.output_dir:
-        _make_output_dir(args.output_dir)
+        _prepare_output_dir(args.output_dir, formats)
     if args.output:
         _check_writable(args.output)
     factory = session_factory(aws)
@@ -103,26 +172,43 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
     # --compliance narrows what the reports (and the exit code) cover; history keeps all.
     shown = filter_result(result, args.compliance) if args.compliance else result
     # Reports first: a slow or locked history database must not hold them back.
-    write_reports(shown, formats, args)
+    written = write_reports(shown, formats, args)
     path = history_path(args)
+    saved = "not stored in the history"
     if path is not None:
-        store_history(path, result, aws, scopes, quiet=args.quiet)
+        saved = store_history(path, result, aws, scopes)
+    # The verdict counts every finding, whatever --status shows.
     code = shown.exit_code()
     if args.security_hub:
-        from imdsguard.publish import publish
-
-        problems = publish(factory, shown, scopes)
-        for line in problems:
-            print(f"imdsguard: security hub: {line}", file=sys.stderr)
-        if problems:
-            code = EXIT_INCOMPLETE  # findings that did not arrive are an incomplete audit
+        code = _publish(factory, shown, scopes, code, quiet=args.quiet)
+    if not args.quiet:
+        print(_closing_line(shown, written, saved), file=sys.stderr)
+    if written.failures and code == EXIT_OK:
+        return EXIT_USAGE  # a clean scan whose report is missing is no success
     return code
 
 
-def store_history(
-    path: Path, result: ScanResult, aws: AwsOptions, scopes: ScopeOptions, quiet: bool
-) -> None:
-    """Save the scan; on failure warn in one line and let the scan's exit code stand."""
+def _publish(
+    factory: SessionFactory, result: ScanResult, scopes: ScopeOptions, code: int, quiet: bool
+) -> int:
+    from imdsguard.publish import publish
+
+    done = publish(factory, result, scopes)
+    for line in done.problems:
+        print(f"imdsguard: security hub: {line}", file=sys.stderr)
+    if not quiet or done.problems:
+        failed = done.sent - done.imported
+        print(
+            f"imdsguard: security hub: {done.imported} of {done.sent} finding(s) imported, "
+            f"{failed} failed",
+            file=sys.stderr,
+        )
+    # Findings that did not arrive are an incomplete audit.
+    return EXIT_INCOMPLETE if done.problems else code
+
+
+def store_history(path: Path, result: ScanResult, aws: AwsOptions, scopes: ScopeOptions) -> str:
+    """Save the scan and say where; on failure warn in one line, and the exit code stands."""
     from imdsguard.history.rows import scan_rows, scope_description
     from imdsguard.history.store import open_history
 
@@ -131,9 +217,8 @@ def store_history(
             scan_id = history.save(scan_rows(result, scope_description(aws, scopes)))
     except HistoryError as exc:
         print(f"imdsguard: warning: scan not saved to history: {exc}", file=sys.stderr)
-        return
-    if not quiet:
-        print(f"imdsguard: saved as scan #{scan_id} in {path}", file=sys.stderr)
+        return "NOT saved to the history"
+    return f"saved as scan #{scan_id} in {path}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from rich.text import Text
 from imdsguard.history.diff import ChangeKind, Drift, ResourceChange
 from imdsguard.history.rows import FindingRow, ScanRow
 from imdsguard.model.scan import JSONValue
+from imdsguard.report.style import new_table
 
 Entry = tuple[int, ScanRow]
 
@@ -57,9 +58,10 @@ def history_json(entries: list[Entry]) -> str:
 
 
 def history_table(entries: list[Entry]) -> RenderableType:
-    table = Table(title="Scan history (newest first)", title_justify="left")
-    for column in ("ID", "Generated (UTC)", "Version", "Scope", "Pass", "Fail", "Info", "Errors"):
-        table.add_column(column, overflow="fold")
+    table = new_table(
+        "Scan history (newest first)",
+        ("ID", "Generated (UTC)", "Version", "Scope", "Pass", "Fail", "Info", "Errors"),
+    )
     for scan_id, scan in entries:
         table.add_row(
             str(scan_id),
@@ -131,9 +133,10 @@ def _verdict(row: FindingRow | None) -> str:
 
 
 def _changes_table(title: str, style: str, changes: tuple[ResourceChange, ...]) -> Table:
-    table = Table(title=Text(f"{title} ({len(changes)})", style=style), title_justify="left")
-    for column in ("Account", "Region", "Type", "Resource", "Name", "In A", "In B", "Note"):
-        table.add_column(column, overflow="fold")
+    table = new_table(
+        Text(f"{title} ({len(changes)})", style=style),
+        ("Account", "Region", "Type", "Resource", "Name", "In A", "In B", "Note"),
+    )
     for change in changes:
         row = change.row
         table.add_row(
@@ -150,9 +153,10 @@ def _changes_table(title: str, style: str, changes: tuple[ResourceChange, ...]) 
 
 
 def _scopes_table(drift: Drift) -> Table:
-    table = Table(title=f"Scope errors and coverage ({len(drift.scopes)})", title_justify="left")
-    for column in ("Change", "Account", "Region", "Error in A", "Error in B"):
-        table.add_column(column, overflow="fold")
+    table = new_table(
+        f"Scope errors and coverage ({len(drift.scopes)})",
+        ("Change", "Account", "Region", "Error in A", "Error in B"),
+    )
     for s in drift.scopes:
         style = "bold magenta" if s.kind != "cleared" else "green"
         table.add_row(Text(s.kind, style=style), s.account_id, s.region, s.before, s.after)
@@ -160,11 +164,9 @@ def _scopes_table(drift: Drift) -> Table:
 
 
 def _kinds_table(drift: Drift) -> Table:
-    table = Table(
-        title=f"Resource kinds A read and B did not ({len(drift.kinds)})", title_justify="left"
+    table = new_table(
+        f"Resource kinds A read and B did not ({len(drift.kinds)})", ("Change", "Kind", "Meaning")
     )
-    for column in ("Change", "Kind", "Meaning"):
-        table.add_column(column, overflow="fold")
     for k in drift.kinds:
         meaning = (
             "B did not scan this kind (--resources)"

@@ -11,6 +11,7 @@ from rich.text import Text
 from imdsguard.model.kinds import ACCOUNT_DEFAULTS, AMIS, LAUNCH_TEMPLATES
 from imdsguard.model.remediation import Change, Hold, Plan, RunResult
 from imdsguard.model.scan import JSONValue, Scope
+from imdsguard.report.style import new_table
 
 
 def _detail(detail: dict[str, JSONValue]) -> str:
@@ -53,9 +54,10 @@ def _why(c: Change) -> str:
 
 
 def _per_scope(plan: Plan) -> Table:
-    table = Table(title="Per account and Region", title_justify="left")
-    for column in ("Account", "Region", "To change", "Held", "Exempt", "Migrate", "Error"):
-        table.add_column(column, overflow="fold")
+    table = new_table(
+        "Per account and Region",
+        ("Account", "Region", "To change", "Held", "Exempt", "Migrate", "Error"),
+    )
     counts: dict[Scope, Counter[str]] = {}
     for change in plan.changes:
         counts.setdefault(change.scope, Counter())["change"] += 1
@@ -72,9 +74,9 @@ def _per_scope(plan: Plan) -> Table:
 
 
 def _changes(plan: Plan) -> Table:
-    table = Table(title="To change", title_justify="left")
-    for column in ("Account", "Region", "Kind", "Resource", "Name", "Change", "Hop limit", "Why"):
-        table.add_column(column, overflow="fold")
+    table = new_table(
+        "To change", ("Account", "Region", "Kind", "Resource", "Name", "Change", "Hop limit", "Why")
+    )
     for c in plan.changes:
         table.add_row(
             c.scope.account_id,
@@ -90,9 +92,7 @@ def _changes(plan: Plan) -> Table:
 
 
 def _holds(title: str, holds: tuple[Hold, ...]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("Account", "Region", "Kind", "Resource", "Name", "Reason", "Detail"):
-        table.add_column(column, overflow="fold")
+    table = new_table(title, ("Account", "Region", "Kind", "Resource", "Name", "Reason", "Detail"))
     for h in holds:
         table.add_row(
             h.scope.account_id,
@@ -107,9 +107,10 @@ def _holds(title: str, holds: tuple[Hold, ...]) -> Table:
 
 
 def _migrations(holds: tuple[Hold, ...]) -> Table:
-    table = Table(title="Migrations needed (imdsguard changes nothing here)", title_justify="left")
-    for column in ("Account", "Region", "Kind", "Resource", "Migration"):
-        table.add_column(column, overflow="fold")
+    table = new_table(
+        "Migrations needed (imdsguard changes nothing here)",
+        ("Account", "Region", "Kind", "Resource", "Migration"),
+    )
     for h in holds:
         row = (h.kind, h.resource_id, _detail(dict(h.detail)))
         table.add_row(h.scope.account_id, h.scope.region, *row)
@@ -138,10 +139,15 @@ def plan_renderable(plan: Plan) -> RenderableType:
 def run_renderable(result: RunResult, verb: str) -> RenderableType:
     """Every result that is not a success is listed, with the scope errors."""
     parts: list[RenderableType] = []
+    done = [r for r in result.results if r.outcome in result.success]
+    if done:
+        table = new_table(verb.capitalize(), ("Outcome", "Account", "Region", "Kind", "Resource"))
+        for r in done:
+            c = r.change
+            table.add_row(r.outcome, c.scope.account_id, c.scope.region, c.kind, c.resource_id)
+        parts.append(table)
     if result.problems:
-        table = Table(title="Not " + verb, title_justify="left")
-        for column in ("Outcome", "Account", "Region", "Resource", "Reason"):
-            table.add_column(column, overflow="fold")
+        table = new_table("Not " + verb, ("Outcome", "Account", "Region", "Resource", "Reason"))
         for r in result.problems:
             c = r.change
             table.add_row(r.outcome, c.scope.account_id, c.scope.region, c.resource_id, r.reason)

@@ -1,12 +1,19 @@
-"""The terminal table: failing findings first, a summary per scope, scope errors boxed in red."""
+"""The terminal table: failing findings first, a summary per scope, scope errors boxed in red.
+
+The status, account, Region and resource id of a finding are always shown whole, at any
+width down to 80 columns: on a wide terminal every column has its own place; on a narrow
+one severity, type, reason, name and detail move below the row
+(docs/reports.md#the-terminal-table).
+"""
 
 from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Collection
 
-from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -14,6 +21,7 @@ from rich.text import Text
 from imdsguard.model.kinds import KINDS
 from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult
 from imdsguard.report import describe
+from imdsguard.report.style import new_table
 from imdsguard.rules import compliance
 
 STATUS_ORDER = {"FAIL": 0, "INFO": 1, "PASS": 2}
@@ -21,6 +29,9 @@ STATUS_STYLE = {"FAIL": "bold red", "INFO": "yellow", "PASS": "green"}
 SEVERITY_ORDER = {"Critical": 0, "High": 1, "Medium": 2, "Low": 3, "Informational": 4}
 # Short names keep the Type column narrow enough that nothing else wraps.
 SHORT_TYPES = {k.resource_type: k.label for k in KINDS}
+# The room the wide layout needs besides its whole columns; below it, the compact one.
+NAME_WIDTH = 24
+DETAIL_MIN_WIDTH = 32
 
 
 def _order(f: Finding) -> tuple[int, int, object, str, str]:
@@ -28,44 +39,79 @@ def _order(f: Finding) -> tuple[int, int, object, str, str]:
     return STATUS_ORDER[f.status], severity, f.scope, f.resource_type, f.resource_id
 
 
-def _findings_table(result: ScanResult) -> Table:
-    table = Table(
-        title=compliance.title(result),
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1),
-        collapse_padding=True,
-        pad_edge=False,
-    )
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Sev", no_wrap=True)
-    table.add_column("Reason", no_wrap=True)
-    table.add_column("Account", no_wrap=True)
-    table.add_column("Region", no_wrap=True)
-    table.add_column("Type", no_wrap=True)
-    table.add_column("Resource", no_wrap=True)
-    table.add_column("Name", max_width=24, overflow="ellipsis", no_wrap=True)
-    table.add_column("Detail", min_width=32, overflow="fold")
-    for f in sorted(result.findings, key=_order):
-        table.add_row(
-            Text(f.status, style=STATUS_STYLE[f.status]),
-            compliance.severity(f.resource_type),
-            f.reason,
-            f.scope.account_id,
-            f.scope.region,
-            SHORT_TYPES.get(f.resource_type, describe.short_type(f.resource_type)),
-            f.resource_id,
-            # A name is user data: a newline in it must not break the row.
-            " ".join((f.name or "").split()),
-            describe.short_detail(f),
-        )
-    return table
+def _name(f: Finding) -> str:
+    # A name is user data: a newline in it must not break the row.
+    return " ".join((f.name or "").split())
+
+
+def _type(f: Finding) -> str:
+    return SHORT_TYPES.get(f.resource_type, describe.short_type(f.resource_type))
+
+
+def _status(f: Finding) -> Text:
+    return Text(f.status, style=STATUS_STYLE[f.status])
+
+
+class _Findings:
+    """The findings table, laid out for the width rich gives it."""
+
+    def __init__(self, title: str, findings: list[Finding]) -> None:
+        self.title = title
+        self.findings = findings
+
+    def _whole(self) -> list[tuple[str, list[str]]]:
+        """The columns the wide layout never shortens, with their cells."""
+        fs = self.findings
+        return [
+            ("Status", [f.status for f in fs]),
+            ("Sev", [compliance.severity(f.resource_type) for f in fs]),
+            ("Reason", [f.reason for f in fs]),
+            ("Account", [f.scope.account_id for f in fs]),
+            ("Region", [f.scope.region for f in fs]),
+            ("Type", [_type(f) for f in fs]),
+            ("Resource", [f.resource_id for f in fs]),
+        ]
+
+    def _wide_width(self) -> int:
+        whole = sum(max(map(cell_len, [name, *cells])) for name, cells in self._whole())
+        separators = len(self._whole()) + 1  # one space between columns (collapsed padding)
+        return whole + separators + NAME_WIDTH + DETAIL_MIN_WIDTH
+
+    def _wide(self) -> Table:
+        table = new_table(self.title)
+        for name, _ in self._whole():
+            table.add_column(name, no_wrap=True)
+        table.add_column("Name", max_width=NAME_WIDTH, overflow="ellipsis", no_wrap=True)
+        table.add_column("Detail", min_width=DETAIL_MIN_WIDTH, overflow="fold")
+        for f in self.findings:
+            severity = compliance.severity(f.resource_type)
+            row = (f.scope.account_id, f.scope.region, _type(f), f.resource_id)
+            table.add_row(_status(f), severity, f.reason, *row, _name(f), describe.short_detail(f))
+        return table
+
+    def _compact(self) -> Table:
+        """What identifies the finding on its row; severity, type, reason, name and detail
+        on the next, folded to the width the Resource column takes (the last, and the
+        only one rich may narrow: the ids in it never wrap)."""
+        table = new_table(self.title)
+        for name in ("Status", "Account", "Region"):
+            table.add_column(name, no_wrap=True)
+        table.add_column("Resource", overflow="fold")
+        for f in self.findings:
+            words = [compliance.severity(f.resource_type), _type(f), f.reason]
+            text = " · ".join(w for w in (" ".join(words), _name(f), describe.short_detail(f)) if w)
+            resource = Text(f.resource_id, no_wrap=True, overflow="ellipsis")
+            table.add_row(_status(f), f.scope.account_id, f.scope.region, resource)
+            table.add_row("", "", "", Text(text, style="dim", overflow="fold"))
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self._wide() if self._wide_width() <= options.max_width else self._compact()
 
 
 def _scope_table(result: ScanResult) -> Table:
-    table = Table(title="Scopes", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("Account", "Region", "Status", "Resources", "Pass", "Fail", "Info"):
-        table.add_column(column, no_wrap=True)
+    columns = ("Account", "Region", "Status", "Resources", "Pass", "Fail", "Info")
+    table = new_table("Scopes", columns)
     per_scope: dict[tuple[str, str], Counter[str]] = {}
     for f in result.findings:
         per_scope.setdefault((f.scope.account_id, f.scope.region), Counter())[f.status] += 1
@@ -94,7 +140,8 @@ def _scope_errors(result: ScanResult) -> Panel:
     return Panel(lines, title=title, title_align="left", border_style="bold magenta")
 
 
-def _summary_line(result: ScanResult) -> Text:
+def summary_text(result: ScanResult, shown: int | None = None) -> Text:
+    """'2 pass, 6 fail, 1 info, 2 scope errors', over every finding of ``result``."""
     s = result.summary
     text = Text()
     text.append(f"{s.passed} pass", style="green")
@@ -104,21 +151,33 @@ def _summary_line(result: ScanResult) -> Text:
         text.append(f", {s.info} info")
     text.append(", ")
     text.append(f"{s.scope_errors} scope errors", style="bold magenta" if s.scope_errors else "")
+    if shown is not None and shown != len(result.findings):
+        text.append(f"; showing {shown} of {len(result.findings)} findings")
     return text
 
 
-def renderable(result: ScanResult) -> RenderableType:
-    parts: list[RenderableType] = [_findings_table(result), _scope_table(result)]
+def renderable(result: ScanResult, statuses: Collection[str] | None = None) -> RenderableType:
+    """Every finding, or those whose status is in ``statuses``; the summary counts all."""
+    findings = sorted(result.findings, key=_order)
+    if statuses is not None:
+        findings = [f for f in findings if f.status in statuses]
+    parts: list[RenderableType] = [
+        _Findings(compliance.title(result), findings),
+        _scope_table(result),
+    ]
     if result.scope_errors:
         parts.append(_scope_errors(result))
-    parts.append(_summary_line(result))
+    summary = summary_text(result, None if statuses is None else len(findings))
+    if statuses is not None and len(findings) < len(result.findings):
+        summary.append(" (--status all shows every one)")
+    parts.append(summary)
     return Group(*parts)
 
 
-def format(result: ScanResult, width: int = 200) -> str:
+def format(result: ScanResult, width: int = 200, statuses: Collection[str] | None = None) -> str:
     """Plain text (no colour codes), for files and pipes."""
     buffer = io.StringIO()
     Console(
         markup=False, highlight=False, file=buffer, width=width, no_color=True, color_system=None
-    ).print(renderable(result))
+    ).print(renderable(result, statuses))
     return buffer.getvalue()

@@ -58,14 +58,17 @@ def test_the_release_plan_applies_and_rolls_back_into_the_release_journal(
         "apply", str(plan), "--endpoint-url", moto_url, "--journal", str(journal), *ONE_AT_A_TIME
     )
     assert applied.code == 0, applied.out + applied.err
-    assert applied.out == (
+    # apply lists what it changed, then the totals and how to undo them.
+    assert [line.split()[:1] for line in applied.out.splitlines()].count(["applied"]) == 5
+    assert applied.out.endswith(
         f"Applied: 5 applied; 0 held\njournal: {journal} (undo with: imdsguard rollback "
         f"{journal})\n"
     )
     assert _template(factory, ids["app-lt"]) == (2, 2)
     rolled = cli("rollback", str(journal), "--endpoint-url", moto_url, *ONE_AT_A_TIME)
     assert rolled.code == 0, rolled.out + rolled.err
-    assert rolled.out == "Restored: 5 restored; 0 held\n"
+    assert [line.split()[:1] for line in rolled.out.splitlines()].count(["restored"]) == 5
+    assert rolled.out.endswith("Restored: 5 restored; 0 held\n")
 
     release = _release_file("journal-0.1.0.jsonl", ids, tmp_path / "release.jsonl")
     assert _timeless(journal_records(journal)) == _timeless(journal_records(release))

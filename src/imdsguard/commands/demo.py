@@ -14,11 +14,12 @@ from imdsguard.commands.common import (
 )
 
 NEXT_STEPS = """Next, try:
-  imdsguard demo --plan                what fixing the sample estate would change, and hold back
-  imdsguard demo --output-dir reports  every format: json, csv, junit, ocsf, asff, html
+  imdsguard demo --plan                what a fix would change, what it holds
+  imdsguard demo --output-dir reports  every format: json, csv, junit, html, ...
   imdsguard demo --status all          the passing findings too
-On your own account: imdsguard plan --output plan.json, then imdsguard apply plan.json
-(it prints its journal), and imdsguard rollback JOURNAL puts everything back."""
+On your own account: imdsguard plan --output plan.json, then
+imdsguard apply plan.json (it prints its journal), and
+imdsguard rollback JOURNAL puts everything back."""
 
 
 def run(args: argparse.Namespace) -> int:

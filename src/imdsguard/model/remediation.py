@@ -69,6 +69,37 @@ class Usage:
         }
 
 
+RejectionStatus = Literal["rejected", "none", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejections:
+    """MetadataNoTokenRejected since one change: IMDSv1 calls refused because tokens are
+    now required (docs/aws-behaviour.md#usage-metrics). ``unknown`` is never clean.
+
+    ``none`` with ``datapoints == 0`` means CloudWatch had nothing for the window: the
+    metric arrives minutes late, and a stopped instance publishes none; callers decide
+    what that proves (docs/rollout.md).
+    """
+
+    status: RejectionStatus
+    count: float = 0.0
+    datapoints: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, JSONValue]:
+        return {
+            "rejections": self.status,
+            "rejected_calls": self.count,
+            "datapoints": self.datapoints,
+            "first_seen": self.first_seen.isoformat() if self.first_seen else None,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "error": self.error,
+        }
+
+
 def settings_json(options: MetadataOptions) -> dict[str, JSONValue]:
     return {name: getattr(options, name) for name in SETTINGS}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +33,21 @@ def write_plan(cli: Callable[..., CliResult], tmp_path: Path, *args: str) -> Pat
     result = cli("plan", *args, "--output", str(plan))
     assert result.code == 0, result.err
     return plan
+
+
+def put_rejected(
+    factory: SessionFactory, region: str, instance_id: str, when: datetime, value: float
+) -> None:
+    """A MetadataNoTokenRejected data point: ``value`` IMDSv1 calls refused at ``when``."""
+    factory.cloudwatch(own(factory), region).put_metric_data(
+        Namespace="AWS/EC2",
+        MetricData=[
+            {
+                "MetricName": "MetadataNoTokenRejected",
+                "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
+                "Timestamp": when,
+                "Value": value,
+                "Unit": "Count",
+            }
+        ],
+    )

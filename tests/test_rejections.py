@@ -16,6 +16,7 @@ from imdsguard.aws.session import SessionFactory
 from imdsguard.errors import AwsError
 from tests.conftest import own
 from tests.faultproxy import FaultProxy, deny
+from tests.remediation_helpers import put_rejected
 
 T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
 
@@ -65,29 +66,14 @@ def test_period_fits_retention_and_one_reply(
     assert 500 * MAX_POINTS <= 100_800  # one GetMetricData reply holds a whole batch
 
 
-def _reject(factory: SessionFactory, iid: str, when: datetime, value: float) -> None:
-    factory.cloudwatch(own(factory), "us-east-1").put_metric_data(
-        Namespace="AWS/EC2",
-        MetricData=[
-            {
-                "MetricName": "MetadataNoTokenRejected",
-                "Dimensions": [{"Name": "InstanceId", "Value": iid}],
-                "Timestamp": when,
-                "Value": value,
-                "Unit": "Count",
-            }
-        ],
-    )
-
-
 def test_counts_only_refusals_after_each_change(factory: SessionFactory) -> None:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     changed = {"i-0000000000000000a": now - timedelta(minutes=30)}
     changed["i-0000000000000000b"] = now - timedelta(minutes=10)
-    _reject(factory, "i-0000000000000000a", now - timedelta(minutes=20), 3.0)
+    put_rejected(factory, "us-east-1", "i-0000000000000000a", now - timedelta(minutes=20), 3.0)
     # Refused 20 minutes ago: before b's change, so not b's doing after it.
-    _reject(factory, "i-0000000000000000b", now - timedelta(minutes=20), 7.0)
-    _reject(factory, "i-0000000000000000b", now - timedelta(minutes=5), 2.0)
+    put_rejected(factory, "us-east-1", "i-0000000000000000b", now - timedelta(minutes=20), 7.0)
+    put_rejected(factory, "us-east-1", "i-0000000000000000b", now - timedelta(minutes=5), 2.0)
     seen = get_rejections(
         factory.cloudwatch(own(factory), "us-east-1"), changed, now + timedelta(minutes=1)
     )

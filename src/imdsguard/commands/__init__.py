@@ -11,6 +11,19 @@ from imdsguard.commands import (
     plan,
     rollback,
     scan,
+    status,
 )
 
-COMMANDS = (scan, plan, apply, rollback, guardrails, permissions, history, diff, demo, completion)
+COMMANDS = (
+    scan,
+    plan,
+    apply,
+    rollback,
+    status,
+    guardrails,
+    permissions,
+    history,
+    diff,
+    demo,
+    completion,
+)

@@ -7,7 +7,7 @@ unset), so rollback writes ``before`` verbatim and unset values become unset aga
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from imdsguard.aws.account_defaults import get_account_defaults, modify_defaults
@@ -17,7 +17,7 @@ from imdsguard.model.launch import AccountImdsDefaults
 from imdsguard.model.remediation import Change, ChangeResult
 from imdsguard.model.scan import JSONValue
 from imdsguard.plan.launch import defaults_api_values
-from imdsguard.remediate.appliers.interface import Applier, Context, ScopeClients
+from imdsguard.remediate.appliers.interface import Applier, Context, Present, ScopeClients
 from imdsguard.remediate.verify import wait_until
 
 Success = Literal["applied", "restored"]
@@ -70,6 +70,10 @@ def _written(ctx: Context, change: Change, which: str, success: Success) -> Chan
     return _verified(ctx, change, which, success, "")
 
 
+def _moved(want: Mapping[str, JSONValue], current: Mapping[str, JSONValue]) -> list[str]:
+    return [f"{k} {want[k]}->{current.get(k)}" for k in want if current.get(k) != want[k]]
+
+
 class AccountDefaults(Applier):
     kind = ACCOUNT_DEFAULTS.plan_kind
     # ModifyInstanceMetadataDefaults has its own bucket: 2 calls, refilled 2/s
@@ -87,10 +91,8 @@ class AccountDefaults(Applier):
                 return _verified(ctx, change, "after", "applied", "written by the interrupted run")
             return ChangeResult(change, "skipped", "already compliant", state={"observed": current})
         if not _matches(current, before):
-            changed = [
-                f"{k} {before[k]}->{current.get(k)}" for k in before if current.get(k) != before[k]
-            ]
-            return ChangeResult(change, "drifted", "changed since the plan: " + ", ".join(changed))
+            changed = ", ".join(_moved(before, current))
+            return ChangeResult(change, "drifted", "changed since the plan: " + changed)
         return _written(ctx, change, "after", "applied")
 
     def rollback(self, ctx: Context, change: Change) -> ChangeResult:
@@ -101,6 +103,19 @@ class AccountDefaults(Applier):
         if not _matches(current, after):
             return ChangeResult(change, "drifted", "changed since apply; left alone")
         return _written(ctx, change, "before", "restored")
+
+    def present(self, clients: ScopeClients, changes: Sequence[Change]) -> dict[str, Present]:
+        """Any field the change set that differs now is a regression: with HttpTokens or
+        HttpTokensEnforced set back, new launches may allow IMDSv1 again."""
+        current = defaults_api_values(get_account_defaults(clients.ec2, clients.region))
+        found: dict[str, Present] = {}
+        for change in changes:
+            moved = _moved(_request(change, "after"), current)
+            if moved:
+                found[change.key] = Present("regressed", "changed since apply: " + ", ".join(moved))
+            else:
+                found[change.key] = Present("in-place", "as applied")
+        return found
 
     def dry_run(self, clients: ScopeClients, change: Change) -> None:
         # Writes HttpTokens=required only if an endpoint ignores DryRun; then apply skips

@@ -3,11 +3,13 @@ for plans made with --amis and confirmed (commands/apply.py); rollback never rea
 
 from __future__ import annotations
 
-from imdsguard.aws.images import check_image_permission, get_image, require_imdsv2
+from collections.abc import Sequence
+
+from imdsguard.aws.images import check_image_permission, get_image, get_images, require_imdsv2
 from imdsguard.errors import AwsError
 from imdsguard.model.kinds import AMIS
 from imdsguard.model.remediation import Change, ChangeResult
-from imdsguard.remediate.appliers.interface import Applier, Context, ScopeClients
+from imdsguard.remediate.appliers.interface import Applier, Context, Present, ScopeClients
 from imdsguard.remediate.verify import POLL_INTERVAL, wait_until
 
 V2 = "v2.0"
@@ -56,6 +58,19 @@ class Images(Applier):
         if ok:
             return ChangeResult(change, "applied", "", state={"imds_support": V2})
         return ChangeResult(change, "failed", f"ImdsSupport still {support!r}")
+
+    def present(self, clients: ScopeClients, changes: Sequence[Change]) -> dict[str, Present]:
+        images = get_images(clients.ec2, [c.resource_id for c in changes])
+        found: dict[str, Present] = {}
+        for change in changes:
+            image = images.get(change.resource_id)
+            if image is None:
+                found[change.key] = Present("gone", "AMI deregistered")
+            elif image.imds_support == V2:
+                found[change.key] = Present("in-place", "as applied")
+            else:
+                found[change.key] = Present("regressed", f"ImdsSupport {image.imds_support}")
+        return found
 
     def dry_run(self, clients: ScopeClients, change: Change) -> None:
         check_image_permission(clients.ec2, change.resource_id)

@@ -22,7 +22,13 @@ from imdsguard.model.remediation import (
     settings_json,
 )
 from imdsguard.model.scan import Instance, MetadataOptions
-from imdsguard.remediate.appliers.interface import Applier, Context, Observed, ScopeClients
+from imdsguard.remediate.appliers.interface import (
+    Applier,
+    Context,
+    Observed,
+    Present,
+    ScopeClients,
+)
 from imdsguard.remediate.verify import Verdict, Verifier, check
 
 # moto (and AWS for about an hour) keep terminated instances visible, and moto accepts a
@@ -82,10 +88,25 @@ def _settle(
     return ChangeResult(change, "failed", f"not verified within {ctx.verify_timeout:g}s", current)
 
 
+def _changed(was: MetadataOptions, current: MetadataOptions) -> str:
+    old, now = settings_json(was), settings_json(current)
+    return ", ".join(f"{k} {old[k]}->{now[k]}" for k in old if old[k] != now[k])
+
+
 def _diff(before: MetadataOptions, current: MetadataOptions) -> str:
-    was, now = settings_json(before), settings_json(current)
-    changed = [f"{k} {was[k]}->{now[k]}" for k in was if was[k] != now[k]]
-    return "changed since the plan: " + ", ".join(changed)
+    return "changed since the plan: " + _changed(before, current)
+
+
+def _present(change: Change, observed: Observed) -> Present:
+    """Pure. Regressed once tokens are no longer required, whatever else moved: that is
+    IMDSv1 allowed again (docs/aws-behaviour.md#the-api); other moves are only shown."""
+    current = observed.options
+    if current is None:
+        return Present("gone", observed.why)
+    moved = _changed(change.after, current)
+    if current.http_tokens != "required":
+        return Present("regressed", "changed since apply: " + moved)
+    return Present("in-place", "as applied" if not moved else "tokens required; " + moved)
 
 
 class Instances(Applier):
@@ -129,6 +150,10 @@ class Instances(Applier):
         except AwsError as exc:
             return ChangeResult(change, "failed", str(exc), current)
         return _settle(ctx, change, change.before, "restored", "")
+
+    def present(self, clients: ScopeClients, changes: Sequence[Change]) -> dict[str, Present]:
+        seen = _read_many(clients, [c.resource_id for c in changes])
+        return {c.key: _present(c, seen[c.resource_id]) for c in changes}
 
     def dry_run(self, clients: ScopeClients, change: Change) -> None:
         check_modify_permission(clients.ec2, change.resource_id, change.after)

@@ -9,9 +9,9 @@ applier only through ``Context``. This module imports no applier and no engine.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar
 
 from imdsguard.model.kinds import PlanKind
 from imdsguard.model.remediation import Change, ChangeResult
@@ -42,6 +42,20 @@ class Observed:
 
     options: MetadataOptions | None
     why: str = ""
+
+
+# Where an applied change stands now (``imdsguard status``): still as applied, set back
+# so that IMDSv1 is allowed again, or the resource no longer exists.
+Standing = Literal["in-place", "regressed", "gone"]
+
+
+@dataclass(frozen=True, slots=True)
+class Present:
+    """An applied change as its resource shows it now; ``now`` says what it has, in the
+    words of the kind's API."""
+
+    standing: Standing
+    now: str
 
 
 class Context(Protocol):
@@ -105,6 +119,11 @@ class Applier(ABC):
         ``drifted``, left alone); idempotent. Only kinds with ``irreversible`` None are
         ever rolled back, and they must override this."""
         raise TypeError(f"{self.kind} changes cannot be rolled back")
+
+    @abstractmethod
+    def present(self, clients: ScopeClients, changes: Sequence[Change]) -> dict[str, Present]:
+        """Re-read, now, the resources of applied ``changes`` (one scope, this kind): where
+        each stands, by ``Change.key``. Reads only, unpaced; raises AwsError."""
 
     @abstractmethod
     def dry_run(self, clients: ScopeClients, change: Change) -> None:

@@ -9,6 +9,8 @@ only moves a default that is still ours.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from imdsguard.aws import launch_templates as template_write
 from imdsguard.aws.instances import parse_metadata_options
 from imdsguard.errors import AwsError
@@ -16,7 +18,7 @@ from imdsguard.model.kinds import LAUNCH_TEMPLATES
 from imdsguard.model.launch import TemplateSummary
 from imdsguard.model.remediation import Change, ChangeResult, same_settings
 from imdsguard.model.scan import MetadataOptions
-from imdsguard.remediate.appliers.interface import Applier, Context, ScopeClients
+from imdsguard.remediate.appliers.interface import Applier, Context, Present, ScopeClients
 from imdsguard.remediate.verify import wait_until
 
 
@@ -141,6 +143,25 @@ class LaunchTemplates(Applier):
         if ok:
             return ChangeResult(change, "restored", note, observed, state)
         return ChangeResult(change, "failed", _not_verified(ctx, old), observed, state)
+
+    def present(self, clients: ScopeClients, changes: Sequence[Change]) -> dict[str, Present]:
+        """What the template launches now is its default version: regressed when that one
+        allows IMDSv1, whichever version it is."""
+        found: dict[str, Present] = {}
+        for change in changes:
+            template = template_write.get_template(clients.ec2, change.resource_id)
+            if template is None:
+                found[change.key] = Present("gone", "launch template deleted")
+                continue
+            number = template.default_version
+            version = template_write.get_version(clients.ec2, change.resource_id, number)
+            if version is None:
+                why = f"default version {number} of {change.resource_id} not found"
+                raise AwsError("VersionNotFound", why, "DescribeLaunchTemplateVersions")
+            tokens = parse_metadata_options(version.metadata).http_tokens
+            now = f"default version {number}, tokens {tokens}"
+            found[change.key] = Present("in-place" if tokens == "required" else "regressed", now)
+        return found
 
     def dry_run(self, clients: ScopeClients, change: Change) -> None:
         """ModifyLaunchTemplate(DryRun) re-setting the current default: the one write we

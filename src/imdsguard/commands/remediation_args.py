@@ -31,7 +31,10 @@ ROLLBACK_EXIT_HELP = """exit codes:
   0  everything the journal changed is restored and verified (or was never changed)
   1  something was skipped, drifted (changed by someone else since) or failed; each
      is listed, and running rollback again retries it
-  2  usage or configuration error (unreadable journal, bad option)
+  2  usage or configuration error (unreadable journal, bad option); or the journals
+     would set instances back to HttpTokens=optional in a Region whose account default
+     enforces IMDSv2 (HttpTokensEnforced), which AWS refuses: nothing is written, and the
+     message names the journal (or the setting) to undo first
   3  a scope could not be written, e.g. its role could not be assumed (wins over 1)
   4  internal error (a bug; rerun with --debug for the traceback)
 """

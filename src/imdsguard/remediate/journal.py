@@ -89,6 +89,18 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
     return records, offset
 
 
+def intent_times(path: Path, records: list[dict[str, Any]]) -> dict[str, datetime]:
+    """The latest intent's time per key: a resumed run journals the intent again."""
+    times: dict[str, datetime] = {}
+    for number, record in enumerate(records, start=1):
+        if record.get("type") == "intent":
+            try:
+                times[str(record["key"])] = datetime.fromisoformat(str(record["at"]))
+            except (KeyError, ValueError) as exc:
+                raise UsageError(f"journal {path} line {number} is corrupt ({exc!r})") from exc
+    return times
+
+
 def _lock(handle: Any, path: Path) -> None:
     """One writer per journal: a second apply/rollback on it would interleave records.
 

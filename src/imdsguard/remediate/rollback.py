@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
 
+from imdsguard.aws.account_defaults import get_account_defaults
 from imdsguard.aws.instances import get_instances_by_id
 from imdsguard.aws.session import SessionFactory
 from imdsguard.collect.accounts import account_access
-from imdsguard.errors import AwsError
+from imdsguard.errors import AwsError, UsageError
 from imdsguard.model.kinds import INSTANCES
 from imdsguard.model.remediation import Change, ChangeResult, RunResult, same_settings
 from imdsguard.model.scan import Scope
@@ -16,7 +20,9 @@ from imdsguard.progress import ProgressSink
 from imdsguard.remediate.appliers.interface import Applier
 from imdsguard.remediate.appliers.registry import applier_for
 from imdsguard.remediate.engine import Engine, StepContext
-from imdsguard.remediate.journal import Journal, JournalState
+from imdsguard.remediate.journal import Journal, JournalState, default_path
+from imdsguard.remediate.rollback_order import ENFORCED, Step, enforces
+from imdsguard.remediate.status import applied_changes
 
 
 def _rollback(applier: Applier, ctx: StepContext, change: Change) -> ChangeResult:
@@ -110,3 +116,86 @@ def _unaccounted(
                 )
                 found.append(ChangeResult(change, "failed", why, inst.metadata))
     return found, errors
+
+
+def enforcement_block(
+    factory: SessionFactory,
+    steps: Sequence[Step],
+    *,
+    role_name: str | None,
+    external_id: str | None,
+    warn: Callable[[str], None],
+) -> str | None:
+    """Why rolling back ``steps`` in this order would ask AWS to set instances back to
+    HttpTokens=optional where HttpTokensEnforced is on (AWS refuses it:
+    docs/aws-behaviour.md#the-api), or None. Reads each such Region's account defaults
+    once, before anything is written.
+
+    A Region whose defaults cannot be read is not checked (``warn`` says so): AWS itself
+    refuses the write there if it is enforced, so nothing unsafe is written either way.
+    """
+    undone: set[Scope] = set()  # Regions whose enforcement an earlier step turns off
+    enforced: dict[Scope, bool] = {}
+    for step in steps:
+        role = role_name or step.undo.state.plan.role_name
+        for scope in sorted(step.undo.optional_scopes() - undone):
+            if scope not in enforced:
+                enforced[scope] = _enforced(factory, scope, role, external_id, warn)
+            if enforced[scope]:
+                return _undo_first(scope, step.undo.path, [s.undo.path for s in steps])
+        undone |= step.undo.enforced_scopes()
+    return None
+
+
+def _enforced(
+    factory: SessionFactory,
+    scope: Scope,
+    role_name: str | None,
+    external_id: str | None,
+    warn: Callable[[str], None],
+) -> bool:
+    try:
+        access = account_access(factory, scope.account_id, role_name, external_id)
+        ec2 = factory.ec2(access, scope.region)
+        return get_account_defaults(ec2, scope.region).http_tokens_enforced == ENFORCED
+    except AwsError as exc:
+        warn(
+            f"cannot check whether {scope.account_id}/{scope.region} enforces IMDSv2 ({exc}); "
+            "rolling back anyway: AWS refuses HttpTokens=optional there if it does"
+        )
+        return False
+
+
+def _undo_first(scope: Scope, path: Path, given: Sequence[Path]) -> str:
+    where = f"{scope.account_id}/{scope.region}"
+    head = (
+        f"{path} sets instances in {where} back to HttpTokens=optional, but HttpTokensEnforced "
+        "is enabled there and AWS refuses that"
+    )
+    enforcer = _enforcing_journal(scope, given)
+    if enforcer is None:
+        return (
+            f"{head}; no journal in {default_path().parent} enforced it: turn it off first "
+            f"(ModifyInstanceMetadataDefaults HttpTokensEnforced=disabled in {scope.region} "
+            f"of account {scope.account_id}), then run this rollback again"
+        )
+    paths = " ".join(str(p) for p in (enforcer, *given))
+    return f"{head}; {enforcer} enforced it: roll both back, in order: imdsguard rollback {paths}"
+
+
+def _enforcing_journal(scope: Scope, given: Sequence[Path]) -> Path | None:
+    """The most recent journal in the state directory that enforced ``scope`` and has not
+    been rolled back; damaged or foreign files there are passed over."""
+    found: list[tuple[datetime, Path]] = []
+    skip = {p.resolve() for p in given}
+    for path in sorted(default_path().parent.glob("*.jsonl")):
+        if path.resolve() in skip:
+            continue
+        try:
+            changes = applied_changes(path)
+        except UsageError:
+            continue
+        found.extend(
+            (a.since, path) for a in changes if a.change.scope == scope and enforces(a.change)
+        )
+    return max(found)[1] if found else None

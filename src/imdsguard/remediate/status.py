@@ -11,14 +11,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from imdsguard.errors import UsageError
 from imdsguard.model.kinds import INSTANCES
 from imdsguard.model.remediation import Change, Rejections
 from imdsguard.model.scan import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
 from imdsguard.remediate.appliers.interface import Standing
-from imdsguard.remediate.journal import EmptyJournal, JournalState, read_records
+from imdsguard.remediate.journal import EmptyJournal, JournalState, intent_times, read_records
 
 # The records status understands; a journal may hold others (a rollout's waves and
 # soaks), which say nothing about whether a change was applied or undone.
@@ -52,7 +51,7 @@ def applied_changes(path: Path) -> list[Applied]:
     if not records:
         raise EmptyJournal(path)
     state = JournalState.replay(path, [r for r in records if r.get("type") in KNOWN_RECORDS])
-    since = _intent_times(path, records)
+    since = intent_times(path, records)
     found = []
     for key, change in state.intents.items():
         if key in state.rolled_back:
@@ -62,18 +61,6 @@ def applied_changes(path: Path) -> list[Applied]:
             role = state.plan.role_name
             found.append(Applied(path, change, since[key], outcome == "applied", role))
     return found
-
-
-def _intent_times(path: Path, records: list[dict[str, Any]]) -> dict[str, datetime]:
-    """The latest intent's time per key: a resumed run journals the intent again."""
-    times: dict[str, datetime] = {}
-    for number, record in enumerate(records, start=1):
-        if record.get("type") == "intent":
-            try:
-                times[str(record["key"])] = datetime.fromisoformat(str(record["at"]))
-            except (KeyError, ValueError) as exc:
-                raise UsageError(f"journal {path} line {number} is corrupt ({exc!r})") from exc
-    return times
 
 
 def latest_per_resource(applied: list[Applied]) -> list[Applied]:

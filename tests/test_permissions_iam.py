@@ -214,6 +214,14 @@ def test_apply_and_rollback_fit_the_remediation_policy(
     # 1: the pinned template and the migrations are held by design, never denied.
     assert applied.code == 1, applied.out + applied.err
     assert "Applied: 2 applied; 4 held" in applied.out
+    # status only reads: the scan policy is enough, and nothing it calls writes.
+    _as_role(enforcing, monkeypatch, _policy("scan"))
+    start = len(proxy.forwarded)
+    checked = cli("status", str(journal), "--endpoint-url", proxy.url)
+    assert checked.code == 0, checked.out + checked.err
+    called = {r.action for r in proxy.forwarded[start:]}
+    assert {"DescribeInstances", "GetMetricData"} <= called
+    assert {a for a in called if not READ_ONLY.match(a)} == set()
     # Rollback restores HttpTokens=optional, which only --rollback's policy allows on AWS
     # (moto ignores the condition, so the two differ here only in that statement).
     _as_role(enforcing, monkeypatch, _policy("apply", rollback=True))

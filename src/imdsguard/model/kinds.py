@@ -290,7 +290,8 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "cloudwatch:GetMetricData",
-        "`plan`: IMDSv1 use (MetadataNoToken) per instance",
+        "`plan`: IMDSv1 use (MetadataNoToken) per instance; `status`: IMDSv1 calls refused "
+        "(MetadataNoTokenRejected) since each change",
         ("plan",),
         "`instances`: held as usage-unknown, and the scope is an error",
     ),
@@ -307,9 +308,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "ec2:GetInstanceMetadataDefaults",
         "read account defaults; `scan`: the Region's account default, for launch settings' "
-        "effective HttpTokens",
-        ("scan", "plan"),
-        "`account-defaults` (and launch settings' `effective_http_tokens` is unknown)",
+        "effective HttpTokens; `rollback`: whether the Region enforces IMDSv2, before "
+        "setting instances back to optional",
+        ("scan", "plan", "rollback"),
+        "`account-defaults` (and launch settings' `effective_http_tokens` is unknown; "
+        "`rollback` cannot check for enforcement, and says so)",
     ),
     Operation(
         "securityhub:BatchImportFindings",

@@ -18,6 +18,7 @@ from imdsguard.model.scan import JSONValue, MetadataOptions, Scope
 from imdsguard.remediate.journal import JournalState
 from imdsguard.remediate.rollback_order import ToUndo, order
 from tests.conftest import OWN_ACCOUNT, CliResult, own, seed
+from tests.faultproxy import Fault, FaultProxy, ProxyRequest
 from tests.remediation_helpers import options_of
 
 REGION = "eu-west-1"
@@ -152,3 +153,26 @@ def test_rollback_across_journals_undoes_enforcement_first(
     assert rolled.err.index(f"journal {enforcing}") < rolled.err.index(f"journal {instances}")
     assert _enforced(factory) is None
     assert {options_of(factory, REGION)[i]["http_tokens"] for i in ids} == {"optional"}
+
+
+def test_an_enforcement_rollback_that_fails_stops_before_the_instances(
+    proxied_factory: SessionFactory,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    instances, enforcing, ids = _instances_then_enforce(proxied_factory, proxy.url, cli, tmp_path)
+    journal_before = instances.read_bytes()
+
+    def refuse(req: ProxyRequest) -> Fault | None:
+        if req.action != "ModifyInstanceMetadataDefaults":
+            return None
+        return Fault(400, "IncorrectState", "injected")
+
+    proxy.rules.append(refuse)
+    rolled = cli("rollback", str(instances), str(enforcing), "--endpoint-url", proxy.url, "-q")
+    assert rolled.code == 1
+    assert f"stopped before {instances}" in rolled.err
+    assert instances.read_bytes() == journal_before
+    assert _enforced(proxied_factory) == "enabled"
+    assert {options_of(proxied_factory, REGION)[i]["http_tokens"] for i in ids} == {"required"}

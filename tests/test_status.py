@@ -14,7 +14,8 @@ import pytest
 
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
-from tests.conftest import CliResult, own, seed
+from imdsguard.demo.launch_fleet import seed_launch_settings
+from tests.conftest import OWN_ACCOUNT, CliResult, own, seed
 from tests.faultproxy import FaultProxy, deny
 from tests.remediation_helpers import put_rejected
 
@@ -213,3 +214,68 @@ def test_a_missing_or_damaged_journal_is_one_line_and_exit_2(
     assert message in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert "Traceback" not in result.err
+
+
+def test_launch_settings_set_back_are_regressions(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    seed_launch_settings(factory, own(factory), REGION)
+    journal = tmp_path / "launch.jsonl"
+    applied = cli(
+        "apply", "--yes", "--endpoint-url", moto_url, "--regions", REGION, "--quiet",
+        "--resources", "launch-templates,auto-scaling-groups,account-defaults",
+        "--journal", str(journal),
+    )  # fmt: skip
+    assert applied.code in (0, 1), applied.out + applied.err  # the pinned version is held
+    code, doc = _status(cli, moto_url, journal)
+    assert code == 0, doc["summary"]
+    assert {c["kind"] for c in doc["changes"]} == {"launch-template", "account-defaults"}
+    [template] = [c for c in doc["changes"] if c["kind"] == "launch-template"]
+    assert all(c["rejections"] is None for c in doc["changes"])  # instances only
+
+    ec2 = factory.ec2(own(factory), REGION)
+    ec2.modify_launch_template(LaunchTemplateId=template["resource_id"], DefaultVersion="1")
+    ec2.modify_instance_metadata_defaults(HttpTokens="optional")
+    code, doc = _status(cli, moto_url, journal)
+    assert code == 1
+    rows = {c["kind"]: c for c in doc["changes"]}
+    assert rows["launch-template"]["status"] == "regressed"
+    assert rows["launch-template"]["now"] == "default version 1, tokens optional"
+    assert rows["account-defaults"]["status"] == "regressed"
+    assert "HttpTokens required->optional" in rows["account-defaults"]["now"]
+
+
+def test_other_accounts_are_entered_with_the_role_the_journal_recorded(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    other, role = "210987654321", "OrganizationAccountAccessRole"
+    seed(factory, REGION, Group("mine", 1, imdsv1_calls=0))
+    [theirs] = seed(factory, REGION, Group("theirs", 1, imdsv1_calls=0), account=other)
+    journal = tmp_path / "j.jsonl"
+    applied = cli(
+        "apply", "--yes", "--endpoint-url", moto_url, "--regions", REGION, "--quiet",
+        "--resources", "instances", "--accounts", f"{OWN_ACCOUNT},{other}",
+        "--role-name", role, "--journal", str(journal),
+    )  # fmt: skip
+    assert applied.code == 0, applied.out + applied.err
+    factory.ec2(factory.assume(other, role, None), REGION).modify_instance_metadata_options(
+        InstanceId=theirs, HttpTokens="optional", HttpEndpoint="enabled"
+    )
+    code, doc = _status(cli, moto_url, journal)  # no --role-name: the plan's
+    assert code == 1
+    rows = _by_id(doc)
+    assert (rows[theirs]["account_id"], rows[theirs]["status"]) == (other, "regressed")
+    assert {c["status"] for c in doc["changes"] if c["resource_id"] != theirs} == {"in-place"}
+
+
+def test_a_change_without_its_outcome_is_unfinished_and_exit_3(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    journal, ids = _applied(factory, moto_url, cli, tmp_path, count=1)
+    header, intent = journal.read_text().splitlines()[:2]
+    journal.write_text(f"{header}\n{intent}\n")  # killed after the intent
+    code, doc = _status(cli, moto_url, journal)
+    assert code == 3
+    [row] = doc["changes"]
+    assert (row["resource_id"], row["status"]) == (ids[0], "unfinished")
+    assert f"apply --resume {journal}" in row["now"]

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     opened: dict[Path, Journal] = {}
     undo: list[ToUndo] = []
     try:
-        for path in dict.fromkeys(Path(j) for j in args.journals):
+        for path in _unique(args.journals):
             try:
                 journal, state = Journal.reopen(path)
             except EmptyJournal as exc:
@@ -52,6 +52,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for journal in opened.values():
             journal.close()
+
+
+def _unique(journals: list[str]) -> list[Path]:
+    """Each file once, however it is spelled: a second open of one journal would wait for
+    its own lock."""
+    seen: dict[Path, Path] = {}
+    for name in journals:
+        seen.setdefault(Path(name).resolve(), Path(name))
+    return list(seen.values())
 
 
 def _roll_back(args: argparse.Namespace, steps: list[Step], opened: dict[Path, Journal]) -> int:
@@ -80,7 +89,8 @@ def _roll_back(args: argparse.Namespace, steps: list[Step], opened: dict[Path, J
                 return max(code, EXIT_FINDINGS)
         # Said once nothing stands in the way: only then is anything appended.
         print(f"imdsguard: journal {step.undo.path} (rollback records appended)", file=sys.stderr)
-        code = max(code, _one(args, factory, opened[step.undo.path], step.undo.state))
+        again = "imdsguard rollback " + " ".join(str(s.undo.path) for s in steps[number:])
+        code = max(code, _one(args, factory, opened[step.undo.path], step.undo.state, again))
     return code
 
 
@@ -89,13 +99,16 @@ def _warn(message: str) -> None:
 
 
 def _one(
-    args: argparse.Namespace, factory: SessionFactory, journal: Journal, state: JournalState
+    args: argparse.Namespace,
+    factory: SessionFactory,
+    journal: Journal,
+    state: JournalState,
+    again: str,
 ) -> int:
     from imdsguard.commands.apply import print_run, saying_on_ctrl_c
     from imdsguard.progress import progress_sink
     from imdsguard.remediate.rollback import run_rollback
 
-    again = f"imdsguard rollback {journal.path}"
     with (
         saying_on_ctrl_c(f"stopping after in-flight restores; continue with: {again}"),
         progress_sink(enabled=not args.quiet, label="rolling back") as progress,

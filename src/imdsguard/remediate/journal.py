@@ -95,7 +95,10 @@ def intent_times(path: Path, records: list[dict[str, Any]]) -> dict[str, datetim
     for number, record in enumerate(records, start=1):
         if record.get("type") == "intent":
             try:
-                times[str(record["key"])] = datetime.fromisoformat(str(record["at"]))
+                moment = datetime.fromisoformat(str(record["at"]))
+                if moment.tzinfo is None:  # every record's time is UTC, with its offset
+                    raise ValueError(f"time {record['at']!r} without a zone")
+                times[str(record["key"])] = moment
             except (KeyError, ValueError) as exc:
                 raise UsageError(f"journal {path} line {number} is corrupt ({exc!r})") from exc
     return times

@@ -104,9 +104,10 @@ def order(journals: Sequence[ToUndo]) -> list[Step]:
             if a.path == b.path:
                 continue
             shared = sorted(a.intent_times.keys() & b.intent_times.keys())
-            if any(a.intent_times[k] > b.intent_times[k] for k in shared):
+            later = [k for k in shared if a.intent_times[k] > b.intent_times[k]]
+            if later:
                 before[b.path].add(a.path)
-                resource = shared[0].rsplit("/", 1)[-1]
+                resource = later[0].rsplit("/", 1)[-1]
                 reasons[b.path].append(f"after {a.path}, which changed {resource} later")
             if a.enforced_scopes() & b.optional_scopes():
                 before[b.path].add(a.path)

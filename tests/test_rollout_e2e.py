@@ -136,7 +136,8 @@ def test_a_rejection_in_wave_2_halts_before_wave_3_and_rolls_back_exactly_that_i
         broken
     ]
     # Reported by name with the count, and what became of it.
-    assert broken in applied.out and "restored" in applied.out
+    assert broken in applied.out
+    assert "restored" in applied.out
     assert "Rollout halted in wave 2" in applied.out
 
 

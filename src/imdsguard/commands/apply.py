@@ -142,7 +142,7 @@ class _Declined(Exception):
 def _rollout(args: argparse.Namespace, state: JournalState | None) -> RolloutOptions | None:
     if state is None or not state.rollout:
         return rollout_options(args) if state is None else None
-    from imdsguard.remediate.rollout import rollout_from_json
+    from imdsguard.remediate.rollout_journal import rollout_from_json
 
     return rollout_from_json(state.rollout[0])
 

@@ -23,78 +23,24 @@ from imdsguard.model.kinds import ACCOUNT_DEFAULTS
 from imdsguard.model.remediation import Change, ChangeResult, Outcome, Plan, Rejections, RunResult
 from imdsguard.model.rollout import Breakage, Halt, RolloutResult, WaveSummary
 from imdsguard.model.scan import JSONValue, Scope
-from imdsguard.options import ApplyOptions, OnBreakage, RolloutOptions
+from imdsguard.options import ApplyOptions, RolloutOptions
 from imdsguard.progress import ProgressSink
 from imdsguard.remediate import gate
 from imdsguard.remediate.appliers.interface import Applier
 from imdsguard.remediate.apply import run_apply
 from imdsguard.remediate.engine import Engine, StepContext
 from imdsguard.remediate.journal import Journal, JournalState
+from imdsguard.remediate.rollout_journal import (
+    Recorded,
+    rejections_from_json,
+    rollout_json,
+    schedule_for,
+)
 from imdsguard.remediate.soak import Poll, Watcher, quiet_running, regions_of, soak
-from imdsguard.remediate.waves import Schedule, Wave, parse_wave_by, parse_waves, schedule
+from imdsguard.remediate.waves import Wave
 
 Say = Callable[[str], None]
 Changed = dict[str, tuple[Change, datetime]]
-
-
-def schedule_for(changes: Sequence[Change], rollout: RolloutOptions) -> Schedule:
-    steps = parse_waves(rollout.waves) if rollout.waves else ()
-    wave_by = parse_wave_by(rollout.wave_by) if rollout.wave_by else None
-    return schedule(changes, steps, wave_by)
-
-
-def rollout_json(rollout: RolloutOptions) -> dict[str, JSONValue]:
-    return {
-        "waves": rollout.waves,
-        "wave_by": rollout.wave_by,
-        "soak_seconds": rollout.soak_seconds,
-        "poll_seconds": rollout.poll_seconds,
-        "alarms": list(rollout.alarms),
-        "on_breakage": rollout.on_breakage,
-    }
-
-
-def rollout_from_json(record: Mapping[str, Any]) -> RolloutOptions:
-    """The options the journal's ``rollout`` record holds: a resume uses exactly these."""
-    return RolloutOptions(
-        waves=record.get("waves"),
-        wave_by=record.get("wave_by"),
-        soak_seconds=float(record["soak_seconds"]),
-        poll_seconds=float(record["poll_seconds"]),
-        alarms=tuple(str(a) for a in record.get("alarms", [])),
-        on_breakage=cast(OnBreakage, record["on_breakage"]),
-    )
-
-
-@dataclass
-class _Recorded:
-    """What the journal says of the rollout so far (empty for a new one)."""
-
-    started: dict[int, datetime] = field(default_factory=dict)
-    ended: set[int] = field(default_factory=set)
-    soaking: dict[int, datetime] = field(default_factory=dict)  # wave -> the soak's end
-    clean: set[int] = field(default_factory=set)
-    halt: dict[str, Any] | None = None
-    final: bool = False
-
-    @classmethod
-    def read(cls, records: Sequence[Mapping[str, Any]]) -> _Recorded:
-        out = cls()
-        for r in records:
-            kind, wave = r["type"], r.get("wave", 0)
-            if kind == "wave-start":
-                out.started[wave] = datetime.fromisoformat(r["at"])
-            elif kind == "wave-end":
-                out.ended.add(wave)
-            elif kind == "soak-start":
-                out.soaking[wave] = datetime.fromisoformat(r["until"])
-            elif kind == "soak-end":
-                out.clean.add(wave)
-            elif kind == "halt":
-                out.halt = dict(r)
-            elif kind == "final-start":
-                out.final = True
-        return out
 
 
 def _recorded(state: JournalState | None, change: Change, why: str) -> ChangeResult:
@@ -108,15 +54,6 @@ def _recorded(state: JournalState | None, change: Change, why: str) -> ChangeRes
 
 def _rollback(applier: Applier, ctx: StepContext, change: Change) -> ChangeResult:
     return applier.rollback(ctx, change)
-
-
-def _rejections_from_json(doc: Mapping[str, Any]) -> Rejections:
-    def when(name: str) -> datetime | None:
-        return datetime.fromisoformat(doc[name]) if doc.get(name) else None
-
-    count = float(doc.get("rejected_calls", 0.0))
-    datapoints = int(doc.get("datapoints", 0))
-    return Rejections("rejected", count, datapoints, when("first_seen"), when("last_seen"))
 
 
 @dataclass
@@ -133,7 +70,7 @@ class _Rollout:
     state: JournalState | None
     say: Say
     watcher: Watcher
-    recorded: _Recorded
+    recorded: Recorded
     results: list[ChangeResult] = field(default_factory=list)
     changed: Changed = field(default_factory=dict)
     halt: Halt | None = None
@@ -258,7 +195,7 @@ def run_rollout(
     watcher.check_alarms()
     run = _Rollout(
         factory, plan, journal, options, rollout, progress, role_name, external_id, max_scopes,
-        state, say, watcher, _Recorded.read(state.rollout if state else []),
+        state, say, watcher, Recorded.read(state.rollout if state else []),
     )  # fmt: skip
     plan_schedule = schedule_for(plan.changes, rollout)
     summaries = [run.wave(wave, len(plan_schedule.waves)) for wave in plan_schedule.waves]
@@ -325,7 +262,7 @@ def _halt(run: _Rollout, poll: Poll, n: int) -> Halt:
 
 def _resume_halt(run: _Rollout, record: Mapping[str, Any]) -> Halt:
     """A halted rollout resumed: it stays halted; an interrupted rollback is finished."""
-    rejected = {k: _rejections_from_json(v) for k, v in record.get("rejected", {}).items()}
+    rejected = {k: rejections_from_json(v) for k, v in record.get("rejected", {}).items()}
     unknown = {k: str(v) for k, v in record.get("unknown", {}).items()}
     reasons = tuple(str(r) for r in record.get("reasons", []))
     return _account(run, _Halted(int(record["wave"]), reasons, rejected, unknown))

@@ -100,6 +100,10 @@ def test_a_clean_rollout_finishes_every_wave_then_sets_the_defaults_and_enforces
     wave1 = [r["key"] for r in records[first:second] if r["type"] == "intent"]
     assert wave1 == [f"{doc['changes'][0]['account_id']}/{REGION}/instance/{ids['stopped'][0]}"]
     assert "Rollout" in applied.out
+    # A rollout's journal (version 2) rolls back like any other.
+    rolled = cli("rollback", str(journal), "--endpoint-url", moto_url, "--quiet")
+    assert rolled.code == 0, rolled.out + rolled.err
+    assert all(v["http_tokens"] == "optional" for v in options_of(factory, REGION).values())
 
 
 def test_a_rejection_in_wave_2_halts_before_wave_3_and_rolls_back_exactly_that_instance(

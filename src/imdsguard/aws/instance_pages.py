@@ -3,9 +3,9 @@
 botocore turns every element of a reply into Python through its shape model, and a page of
 1,000 instances (about 5 MB of XML, four timestamps each) costs it close to a second of
 CPU, most of it in members imdsguard never reads. This parser builds the document with
-lxml and reads only ``MEMBERS``: the members ``instances.parse_instance`` reads, under
-botocore's names and with botocore's values, so the page a caller gets is botocore's page
-with every other member left out.
+lxml and reads only the members ``instances.parse_instance`` reads (and the paginator's
+NextToken and the request id), under botocore's names and with botocore's values: the
+page a caller gets is botocore's page with every other member left out.
 
 It is botocore's own reply path with one step swapped: a session whose
 ``response_parser_factory`` component is ``ParserFactory`` gives its clients an EC2
@@ -35,6 +35,7 @@ from dateutil.tz import enfold, tzlocal, tzoffset, tzutc
 from lxml import etree
 
 _Page = TypeVar("_Page")
+_Reader = Callable[[Any], Any]
 _TARGETED: ContextVar[bool] = ContextVar("imdsguard_targeted_describe", default=False)
 _RESULT_SHAPE = "DescribeInstancesResult"
 # As botocore's parser reads it: XML 1.0, UTF-8 whatever the declaration says, comments
@@ -102,7 +103,7 @@ class _TargetedEC2Parser(EC2QueryParser):
 
 
 def parse_page(body: bytes) -> dict[str, Any]:
-    """Pure: one DescribeInstances reply body -> botocore's parse of it, ``MEMBERS`` only.
+    """Pure: one DescribeInstances reply body -> botocore's parse of it, cut to ``_ROOT``.
 
     Raises Unexpected where botocore might read the page differently.
     """
@@ -114,27 +115,30 @@ def parse_page(body: bytes) -> dict[str, Any]:
         # ElementTree expands a DTD's entities, lxml leaves references: botocore's call.
         raise Unexpected("it has a document type declaration")
     # botocore reads the root as the result, whatever its name (replies.py checks that).
-    return _structure(root, _ROOT)
+    return _ROOT(root)
 
 
-def _members(node: Any, wanted: Mapping[str, Any]) -> dict[str, Any]:
-    """The children of ``node`` named in ``wanted``, by name without namespace.
+class _Structure:
+    """Reads a structure as botocore does: XML name -> (botocore's name, how it reads it)."""
 
-    botocore matches members by local name in any namespace, and reads a member that
-    appears twice as a list, which no field of an instance is: Unexpected.
-    """
-    found: dict[str, Any] = {}
-    for child in node:
-        name = child.tag.rpartition("}")[2]
-        if name in wanted:
-            if name in found:
+    __slots__ = ("members", "tags")
+
+    def __init__(self, members: Mapping[str, tuple[str, _Reader]]) -> None:
+        self.members = members
+        # lxml's ``{*}name`` is the local name in any namespace or none, as botocore
+        # matches members; lxml skips the other children without making them objects.
+        self.tags = tuple(f"{{*}}{name}" for name in members)
+
+    def __call__(self, node: Any) -> dict[str, Any]:
+        parsed: dict[str, Any] = {}
+        for child in node.iterchildren(*self.tags):
+            name = child.tag.rpartition("}")[2]
+            key, read = self.members[name]
+            if key in parsed:
+                # botocore reads a member given twice as a list, of elements: not ours.
                 raise Unexpected(f"<{name}> twice in <{node.tag}>")
-            found[name] = child
-    return found
-
-
-def _structure(node: Any, spec: Mapping[str, tuple[str, _Reader]]) -> dict[str, Any]:
-    return {spec[name][0]: spec[name][1](child) for name, child in _members(node, spec).items()}
+            parsed[key] = read(child)
+        return parsed
 
 
 def _string(node: Any) -> str:
@@ -188,44 +192,46 @@ def _utc(naive: datetime) -> datetime:
     return aware if aware.tzname() == "UTC" else naive.replace(tzinfo=tzutc())
 
 
-def _list(spec: Mapping[str, tuple[str, _Reader]]) -> _Reader:
+def _list(member: _Structure) -> _Reader:
     # botocore's EC2 lists: every child element is a member, whatever its name.
-    def read(node: Any) -> list[dict[str, Any]]:
-        return [_structure(child, spec) for child in node]
-
-    return read
+    return lambda node: [member(child) for child in node]
 
 
-def _struct(spec: Mapping[str, tuple[str, _Reader]]) -> _Reader:
-    return lambda node: _structure(node, spec)
-
-
-_Reader = Callable[[Any], Any]
-# XML name -> (botocore's member name, how botocore reads its value), for the members
-# instances.parse_instance reads; tests/test_instance_pages.py holds the values to
-# botocore's and parse_instance to reading nothing else.
-_METADATA = {
-    "httpTokens": ("HttpTokens", _string),
-    "httpPutResponseHopLimit": ("HttpPutResponseHopLimit", _integer),
-    "httpEndpoint": ("HttpEndpoint", _string),
-    "state": ("State", _string),
-    "httpProtocolIpv6": ("HttpProtocolIpv6", _string),
-    "instanceMetadataTags": ("InstanceMetadataTags", _string),
-}
-_INSTANCE = {
-    "instanceId": ("InstanceId", _string),
-    "imageId": ("ImageId", _string),
-    "instanceType": ("InstanceType", _string),
-    "launchTime": ("LaunchTime", _timestamp),
-    "instanceState": ("State", _struct({"name": ("Name", _string)})),
-    "metadataOptions": ("MetadataOptions", _struct(_METADATA)),
-    "tagSet": ("Tags", _list({"key": ("Key", _string), "value": ("Value", _string)})),
-    "iamInstanceProfile": ("IamInstanceProfile", _struct({"arn": ("Arn", _string)})),
-}
+# The members instances.parse_instance reads; tests/test_instance_pages.py holds the
+# values to botocore's and parse_instance to reading nothing else.
+_METADATA = _Structure(
+    {
+        "httpTokens": ("HttpTokens", _string),
+        "httpPutResponseHopLimit": ("HttpPutResponseHopLimit", _integer),
+        "httpEndpoint": ("HttpEndpoint", _string),
+        "state": ("State", _string),
+        "httpProtocolIpv6": ("HttpProtocolIpv6", _string),
+        "instanceMetadataTags": ("InstanceMetadataTags", _string),
+    }
+)
+_INSTANCE = _Structure(
+    {
+        "instanceId": ("InstanceId", _string),
+        "imageId": ("ImageId", _string),
+        "instanceType": ("InstanceType", _string),
+        "launchTime": ("LaunchTime", _timestamp),
+        "instanceState": ("State", _Structure({"name": ("Name", _string)})),
+        "metadataOptions": ("MetadataOptions", _METADATA),
+        "tagSet": (
+            "Tags",
+            _list(_Structure({"key": ("Key", _string), "value": ("Value", _string)})),
+        ),
+        "iamInstanceProfile": ("IamInstanceProfile", _Structure({"arn": ("Arn", _string)})),
+    }
+)
 _RESULT = {
-    "reservationSet": ("Reservations", _list({"instancesSet": ("Instances", _list(_INSTANCE))})),
+    "reservationSet": (
+        "Reservations",
+        _list(_Structure({"instancesSet": ("Instances", _list(_INSTANCE))})),
+    ),
     "nextToken": ("NextToken", _string),
 }
 # EC2QueryParser's ResponseMetadata: the element's text as it is, None when empty.
-_ROOT = {**_RESULT, "requestId": ("ResponseMetadata", lambda node: {"RequestId": node.text})}
-MEMBERS: Mapping[str, tuple[str, _Reader]] = _RESULT
+_ROOT = _Structure(
+    {**_RESULT, "requestId": ("ResponseMetadata", lambda node: {"RequestId": node.text})}
+)

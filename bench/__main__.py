@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("scan", "remediation")
+BENCHES = ("scan", "remediation", "parse")
 
 
 def main(argv: list[str]) -> int:

@@ -38,17 +38,6 @@ _Page = TypeVar("_Page")
 _Reader = Callable[[Any], Any]
 _TARGETED: ContextVar[bool] = ContextVar("imdsguard_targeted_describe", default=False)
 _RESULT_SHAPE = "DescribeInstancesResult"
-# As botocore's parser reads it: XML 1.0, UTF-8 whatever the declaration says, comments
-# and processing instructions dropped (ElementTree's TreeBuilder keeps neither), nothing
-# fetched, no entity resolved (a DTD sends the page to botocore).
-_XML = etree.XMLParser(
-    encoding="utf-8",
-    remove_comments=True,
-    remove_pis=True,
-    resolve_entities=False,
-    no_network=True,
-    collect_ids=False,
-)
 # The ISO 8601 form EC2 writes (``2024-03-05T10:21:43.000Z``) and moto's ``+00:00``.
 _TIMESTAMP = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
@@ -81,7 +70,12 @@ def targeted(pages: Iterable[_Page]) -> Iterator[_Page]:
 
 
 class ParserFactory(ResponseParserFactory):
-    """botocore's parser factory, whose EC2 parser knows the targeted path."""
+    """botocore's parser factory, whose EC2 parser knows the targeted path.
+
+    Its EC2 parser is made without the factory's ``set_parser_defaults`` (a custom
+    timestamp or blob parser), which the targeted path could not honour: imdsguard sets
+    none.
+    """
 
     def create_parser(self, protocol_name: str) -> ResponseParser:
         parser = super().create_parser(protocol_name)
@@ -107,8 +101,20 @@ def parse_page(body: bytes) -> dict[str, Any]:
 
     Raises Unexpected where botocore might read the page differently.
     """
+    # As botocore's parser reads it: UTF-8 whatever the declaration says, comments and
+    # processing instructions dropped (ElementTree's TreeBuilder keeps neither), nothing
+    # fetched, no entity resolved (a DTD sends the page to botocore). One parser per page:
+    # lxml serialises the threads that share one.
+    parser = etree.XMLParser(
+        encoding="utf-8",
+        remove_comments=True,
+        remove_pis=True,
+        resolve_entities=False,
+        no_network=True,
+        collect_ids=False,
+    )
     try:
-        root = etree.fromstring(body, _XML)
+        root = etree.fromstring(body, parser)
     except etree.LxmlError as exc:
         raise Unexpected(f"lxml does not read it: {exc}") from exc
     if root.getroottree().docinfo.internalDTD is not None:  # any <!DOCTYPE>, lxml sets it

@@ -92,8 +92,8 @@ def parse_instance(raw: Mapping[str, Any]) -> Instance:
 def get_instances(client: EC2Client) -> Iterator[Instance]:
     """Stream every instance in the client's Region, page by page.
 
-    ``targeted``: the pages are parsed for what parse_instance reads only, about six times
-    faster than botocore parses all of a page (aws/instance_pages.py).
+    ``targeted``: each page is parsed for what parse_instance reads only, for a ninth of
+    the CPU botocore's parser spends on all of it (aws/instance_pages.py, bench parse).
     """
     paginator = client.get_paginator("describe_instances")
     with aws_errors("DescribeInstances"):

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test lint format bench bench-peers clean
 
 setup: $(STAMP)
 
@@ -42,5 +42,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# Cloud Custodian and Prowler on the same fleet, each in a throwaway venv under bench/.peers.
+bench-peers: $(STAMP)
+	$(BIN)/python -m bench peers
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache bench/.peers

@@ -7,6 +7,10 @@ ceiling: the shortest time the buckets allow, max over Regions of (n - burst) / 
 
     python -m bench remediation                      # 1,000 instances, 4 Regions, 1 run
     python -m bench remediation --repeat 3 --no-baseline
+
+It also times a staged rollout of the same fleet at ``--soak 0`` (waves 5%,25%,100%,
+one poll per wave) against the plain apply, and counts the GetMetricData calls one soak
+poll makes for ``--instances`` changed instances in one Region (docs/rollout.md).
 """
 
 from __future__ import annotations
@@ -29,11 +33,19 @@ from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.demo.server import emulator
 from imdsguard.errors import AwsError
 from imdsguard.model.remediation import Plan, Usage
-from imdsguard.options import ApplyOptions, EvaluationOptions, PlanOptions, ScopeOptions
+from imdsguard.options import (
+    ApplyOptions,
+    EvaluationOptions,
+    PlanOptions,
+    RolloutOptions,
+    ScopeOptions,
+)
 from imdsguard.plan.build import Evidence, build_plan
 from imdsguard.progress import progress_sink
 from imdsguard.remediate.apply import run_apply
-from imdsguard.remediate.journal import Journal
+from imdsguard.remediate.journal import ROLLOUT_JOURNAL_VERSION, Journal
+from imdsguard.remediate.rollout import run_rollout
+from imdsguard.remediate.soak import Watcher
 from imdsguard.scan import run_scan
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2")
@@ -68,15 +80,29 @@ def ideal_seconds(plan: Plan, capacity: float, refill: float) -> float:
     return max(max(0.0, (n - capacity) / refill) for n in per_region.values())
 
 
-def run_ours(url: str, plan: Plan, capacity: float, refill: float) -> dict[str, float]:
+# The rollout measured against the plain apply: three waves, no soak beyond one poll each.
+ROLLOUT = RolloutOptions(waves="5%,25%,100%", soak_seconds=0.0)
+
+
+def run_ours(
+    url: str, plan: Plan, capacity: float, refill: float, rollout: bool = False
+) -> dict[str, float]:
     with FaultProxy(url) as proxy, tempfile.TemporaryDirectory() as tmp:
         proxy.rules.append(rate_limit(MODIFY, capacity, refill))
         factory = SessionFactory(endpoint_url=proxy.url)
-        journal = Journal.create(Path(tmp) / "bench.jsonl", plan)
+        version = ROLLOUT_JOURNAL_VERSION if rollout else 1
+        journal = Journal.create(Path(tmp) / "bench.jsonl", plan, version=version)
         options = ApplyOptions(capacity=capacity, refill_per_second=refill)
         start = time.perf_counter()
         with progress_sink(enabled=False) as silent:
-            result = run_apply(factory, plan, journal, options=options, progress=silent)
+            if rollout:
+                staged = run_rollout(
+                    factory, plan, journal, options=options, rollout=ROLLOUT, progress=silent
+                )
+                assert staged.halt is None, staged.halt
+                result = staged.run
+            else:
+                result = run_apply(factory, plan, journal, options=options, progress=silent)
         elapsed = time.perf_counter() - start
         journal.close()
         outcomes = Counter(r.outcome for r in result.results)
@@ -88,6 +114,17 @@ def run_ours(url: str, plan: Plan, capacity: float, refill: float) -> dict[str, 
         "throttled": sum(n for (a, _), n in proxy.faults.items() if a == MODIFY),
         "written_twice": sum(1 for n in writes.values() if n > 1),
     }
+
+
+def calls_per_poll(url: str, plan: Plan) -> int:
+    """GetMetricData calls of one soak poll over every change of ``plan`` (one Region)."""
+    with FaultProxy(url) as proxy:
+        factory = SessionFactory(endpoint_url=proxy.url)
+        changed = {c.key: (c, datetime.now(UTC)) for c in plan.changes}
+        watcher = Watcher(factory, tuple(sorted({c.scope.region for c in plan.changes})))
+        poll = watcher.poll(changed)
+        assert poll.clean, poll.reasons()
+        return sum(n for (action, _), n in proxy.calls.items() if action == "GetMetricData")
 
 
 def run_baseline(url: str, plan: Plan, capacity: float, refill: float) -> dict[str, float]:
@@ -121,27 +158,54 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--refill", type=float, default=5.0)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--no-rollout", action="store_true")
     args = parser.parse_args(argv)
     regions = REGIONS[: args.regions]
     ours: list[dict[str, float]] = []
+    staged: list[dict[str, float]] = []
     baseline: list[dict[str, float]] = []
     with emulator() as url:
         for _ in range(args.repeat):
             seed(url, args.instances, regions)
             plan = make_plan(url, regions)
             ours.append(run_ours(url, plan, args.capacity, args.refill))
+            if not args.no_rollout:
+                seed(url, args.instances, regions)
+                plan = make_plan(url, regions)
+                staged.append(run_ours(url, plan, args.capacity, args.refill, rollout=True))
             if not args.no_baseline:
                 seed(url, args.instances, regions)
                 plan = make_plan(url, regions)
                 baseline.append(run_baseline(url, plan, args.capacity, args.refill))
-    ideal = ideal_seconds(plan, args.capacity, args.refill)
-    report = summarize(len(plan.changes), ideal, ours, baseline)
+        ideal = ideal_seconds(plan, args.capacity, args.refill)
+        report = summarize(len(plan.changes), ideal, ours, baseline)
+        if staged:
+            seed(url, args.instances, regions[:1])
+            one_region = make_plan(url, regions[:1])
+            calls = calls_per_poll(url, one_region)
+            report["rollout"] = {
+                **rollout_summary(ours, staged, calls),
+                "changed_instances_polled": len(one_region.changes),
+            }
     print(json.dumps(report, indent=2))
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"remediation-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
-    ok = all(r["failed"] == 0 and r["written_twice"] == 0 for r in ours)
+    ok = all(r["failed"] == 0 and r["written_twice"] == 0 for r in ours + staged)
     return 0 if ok else 1
+
+
+def rollout_summary(
+    ours: list[dict[str, float]], staged: list[dict[str, float]], calls: int
+) -> dict[str, float]:
+    plain = statistics.median(r["seconds"] for r in ours)
+    rolled = statistics.median(r["seconds"] for r in staged)
+    return {
+        "waves": 3,
+        "median_seconds": round(rolled, 2),
+        "throughput_vs_plain_apply": round(plain / rolled, 3),  # target >= 0.95
+        "get_metric_data_calls_per_poll": calls,  # target <= ceil(n / 500)
+    }
 
 
 def summarize(

@@ -225,11 +225,14 @@ def test_every_documented_example_is_accepted_as_written(doc: str, example: str)
     """Each example parses, and its options construct (the checks that need no AWS)."""
     from imdsguard.cli import build_parser
     from imdsguard.commands.common import aws_options, scope_options
+    from imdsguard.commands.remediation_args import rollout_options
 
     argv = shlex.split(example)[1:]
     args = build_parser().parse_args(argv)
     if hasattr(args, "regions"):
         scope_options(args)
+    if hasattr(args, "waves"):
+        rollout_options(args)
     if hasattr(args, "endpoint_url"):
         aws_options(args)
 

@@ -38,6 +38,8 @@ def bash_complete(*words: str) -> str:
         (("scan", "--st"), "--strict-amis --status"),
         (("scan", "--status", ""), "FAIL INFO PASS all"),
         (("demo", "--format", "j"), "json junit"),
+        (("apply", "--wave"), "--waves --wave-by"),
+        (("apply", "--on-breakage", ""), "rollback halt"),
         (("-",), "-h --help -V --version --debug"),
         (("scan", "--output", ""), ""),  # a file name: bash's own default completion
     ],

@@ -64,6 +64,9 @@ def test_apply_for_one_kind_names_only_that_kind() -> None:
         "ec2:ModifyInstanceMetadataOptions",
         "sts:GetCallerIdentity",
         "sts:AssumeRole",
+        # A staged rollout's soak and --halt-on-alarm (docs/rollout.md).
+        "cloudwatch:GetMetricData",
+        "cloudwatch:DescribeAlarms",
     }
     [modify] = [s for s in document["Statement"] if s["Sid"] == "RequireImdsV2OnInstances"]
     assert modify["Condition"] == {"StringEquals": {"ec2:Attribute/HttpTokens": "required"}}

@@ -7,6 +7,7 @@ pinned against a real moto server behind the loopback fault proxy.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import botocore.session
@@ -53,6 +54,14 @@ XHTML = (
             HEADERS,
             DESCRIBE_INSTANCES.replace(b"/doc/2016-11-15/", b"/doc/2016-11-15"),
         ),
+        # A prefixed root, and whitespace after it.
+        (
+            "ec2",
+            "DescribeInstances",
+            HEADERS,
+            re.sub(rb"<(/?)D", rb"<\1ec2:D", DESCRIBE_INSTANCES).replace(b"xmlns=", b"xmlns:ec2=")
+            + b" \r\n\t",
+        ),
         ("autoscaling", "DescribeAutoScalingGroups", {}, ASG),
         ("organizations", "ListAccounts", HEADERS, b'{"Accounts": []}'),
         ("cloudwatch", "GetMetricData", HEADERS, b'{"MetricDataResults": [], "Messages": []}'),
@@ -71,6 +80,14 @@ def test_real_answers_are_accepted(
         ("ec2", "DescribeInstances", HEADERS, b"", "empty body"),
         ("ec2", "DescribeInstances", HEADERS, b"  \n", "empty body"),
         ("ec2", "DescribeInstances", HEADERS, DESCRIBE_INSTANCES[:120], "cut off"),
+        (
+            "ec2",
+            "DescribeInstances",
+            HEADERS,
+            DESCRIBE_INSTANCES + b"<DescribeInstancesResponse>",
+            "cut off",
+        ),
+        ("ec2", "DescribeInstances", HEADERS, DESCRIBE_INSTANCES.rstrip() + b"x", "cut off"),
         ("ec2", "DescribeInstances", HEADERS, XHTML, "root element is <html>"),
         (
             "ec2",

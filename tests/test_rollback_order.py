@@ -16,7 +16,8 @@ from imdsguard.errors import UsageError
 from imdsguard.model.remediation import Change, Plan
 from imdsguard.model.scan import JSONValue, MetadataOptions, Scope
 from imdsguard.remediate.journal import JournalState
-from imdsguard.remediate.rollback_order import ToUndo, order
+from imdsguard.remediate.rollback import enforcement_block
+from imdsguard.remediate.rollback_order import Step, ToUndo, order
 from tests.conftest import OWN_ACCOUNT, CliResult, own, seed
 from tests.faultproxy import Fault, FaultProxy, ProxyRequest
 from tests.remediation_helpers import options_of
@@ -176,3 +177,17 @@ def test_an_enforcement_rollback_that_fails_stops_before_the_instances(
     assert instances.read_bytes() == journal_before
     assert _enforced(proxied_factory) == "enabled"
     assert {options_of(proxied_factory, REGION)[i]["http_tokens"] for i in ids} == {"required"}
+
+
+def test_a_journal_that_enforced_its_own_region_undoes_that_first(factory: SessionFactory) -> None:
+    factory.ec2(own(factory), REGION).modify_instance_metadata_defaults(
+        HttpTokensEnforced="enabled"
+    )
+    both = order([_journal("both", 0, ENFORCE, _change("instance", "i-1"))])
+    alone = order([_journal("alone", 0, _change("instance", "i-1"))])
+
+    def check(steps: list[Step]) -> str | None:
+        return enforcement_block(factory, steps, role_name=None, external_id=None, warn=print)
+
+    assert check(both) is None  # run_rollback restores the enforcement before the rest
+    assert "alone sets instances in 123456789012/eu-west-1 back" in str(check(alone))

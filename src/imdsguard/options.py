@@ -208,3 +208,28 @@ class ApplyOptions:
             raise UsageError("--rate-capacity must be >= 1 and --rate-refill > 0")
         if self.workers_per_scope < 1 or self.verify_timeout <= 0:
             raise UsageError("--workers-per-scope must be >= 1 and --verify-timeout > 0")
+
+
+OnBreakage = Literal["rollback", "halt"]
+ON_BREAKAGE: tuple[OnBreakage, ...] = ("rollback", "halt")
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutOptions:
+    """A staged rollout (docs/rollout.md): the waves as given (``--waves`` or
+    ``--wave-by``, checked by remediate/waves.py), the soak, and what halts it."""
+
+    waves: str | None = None
+    wave_by: str | None = None
+    soak_seconds: float = 600.0
+    poll_seconds: float = 60.0
+    alarms: tuple[str, ...] = ()
+    on_breakage: OnBreakage = "rollback"
+
+    def __post_init__(self) -> None:
+        if self.waves is not None and self.wave_by is not None:
+            raise UsageError("--waves and --wave-by are two ways to cut waves: give one")
+        if self.soak_seconds < 0 or self.poll_seconds <= 0:
+            raise UsageError("--soak must be 0 or more and --poll-interval more than 0")
+        if self.on_breakage not in ON_BREAKAGE:
+            raise UsageError(f"--on-breakage must be one of {', '.join(ON_BREAKAGE)}")

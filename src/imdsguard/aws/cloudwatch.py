@@ -170,3 +170,25 @@ def summarize_rejections(points: Sequence[tuple[datetime, float]], status: str) 
     if not refused:
         return Rejections("none", 0.0, len(points))
     return Rejections("rejected", count, len(points), refused[0], refused[-1])
+
+
+# DescribeAlarms takes at most 100 names per call, and answers composite alarms only if
+# asked for them (docs/aws-behaviour.md#usage-metrics).
+ALARM_BATCH = 100
+
+
+def get_alarm_states(client: CloudWatchClient, names: Sequence[str]) -> dict[str, str]:
+    """StateValue (OK, ALARM, INSUFFICIENT_DATA) of each named alarm, metric or
+    composite, that exists; a name missing from the result does not exist. Raises AwsError."""
+    states: dict[str, str] = {}
+    unique = sorted(set(names))
+    with aws_errors("DescribeAlarms"):
+        for start in range(0, len(unique), ALARM_BATCH):
+            pages = client.get_paginator("describe_alarms").paginate(
+                AlarmNames=unique[start : start + ALARM_BATCH],
+                AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+            )
+            for page in pages:
+                for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                    states[str(alarm["AlarmName"])] = str(alarm["StateValue"])
+    return states

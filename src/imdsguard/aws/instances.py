@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from imdsguard.aws.errors import aws_errors, check_permission, known
+from imdsguard.aws.instance_pages import targeted
 from imdsguard.errors import AwsError
 from imdsguard.model.scan import (
     HTTP_TOKENS,
@@ -89,10 +90,14 @@ def parse_instance(raw: Mapping[str, Any]) -> Instance:
 
 
 def get_instances(client: EC2Client) -> Iterator[Instance]:
-    """Stream every instance in the client's Region, page by page."""
+    """Stream every instance in the client's Region, page by page.
+
+    ``targeted``: each page is parsed for what parse_instance reads only, for a ninth of
+    the CPU botocore's parser spends on all of it (aws/instance_pages.py, bench parse).
+    """
     paginator = client.get_paginator("describe_instances")
     with aws_errors("DescribeInstances"):
-        for page in paginator.paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
+        for page in targeted(paginator.paginate(PaginationConfig={"PageSize": PAGE_SIZE})):
             for reservation in page.get("Reservations", []):
                 for raw in reservation.get("Instances", []):
                     yield parse_instance(raw)
@@ -132,7 +137,7 @@ def get_instances_by_id(client: EC2Client, instance_ids: Sequence[str]) -> dict[
         for start in range(0, len(ids), INSTANCE_BATCH):
             chunk = ids[start : start + INSTANCE_BATCH]
             pages = paginator.paginate(Filters=[{"Name": "instance-id", "Values": chunk}])
-            for page in pages:
+            for page in targeted(pages):
                 for reservation in page.get("Reservations", []):
                     for raw in reservation.get("Instances", []):
                         instance = parse_instance(raw)

@@ -19,7 +19,7 @@ from botocore.credentials import (
 from botocore.exceptions import BotoCoreError
 
 from imdsguard import __version__
-from imdsguard.aws import replies
+from imdsguard.aws import instance_pages, replies
 from imdsguard.aws.errors import BOTO_FAILURES, aws_errors, translate
 from imdsguard.errors import UsageError
 
@@ -43,8 +43,9 @@ CLIENT_CACHE_SIZE = 24
 ADVISORY_REFRESH_SECONDS = 5 * 60
 MANDATORY_REFRESH_SECONDS = 2 * 60
 # The base session's components an account's session borrows, so models and endpoint data
-# are loaded, the builtin event handlers registered and the profile's settings read once.
-SHARED_COMPONENTS = ("data_loader", "event_emitter", "config_store")
+# are loaded, the builtin event handlers registered and the profile's settings read once,
+# and every client parses DescribeInstances pages alike (aws/instance_pages.py).
+SHARED_COMPONENTS = ("data_loader", "event_emitter", "config_store", "response_parser_factory")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ class SessionFactory:
         self._duration_seconds = duration_seconds
         self._lock = threading.Lock()
         self._session = botocore.session.Session(profile=profile)
+        self._session.register_component("response_parser_factory", instance_pages.ParserFactory())
         try:
             # An unknown profile fails here, before any call is made.
             self._session.get_scoped_config()

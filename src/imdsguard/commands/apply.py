@@ -21,10 +21,13 @@ from imdsguard.commands.common import (
 )
 from imdsguard.commands.remediation_args import (
     REMEDIATION_EXIT_HELP,
+    ROLLOUT_FLAGS,
     add_plan_args,
+    add_rollout_args,
     add_write_args,
     apply_options,
     plan_options,
+    rollout_options,
 )
 from imdsguard.errors import UsageError
 from imdsguard.model.kinds import RESOURCE_NAMES
@@ -33,6 +36,8 @@ from imdsguard.model.scan import EXIT_FINDINGS
 if TYPE_CHECKING:
     from imdsguard.aws.session import SessionFactory
     from imdsguard.model.remediation import Plan, RunResult
+    from imdsguard.model.rollout import RolloutResult
+    from imdsguard.options import RolloutOptions
     from imdsguard.remediate.journal import Journal, JournalState
 
 
@@ -94,6 +99,10 @@ def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, Jour
     if args.resume:
         if args.plan or args.journal:
             raise UsageError("--resume takes neither a plan file nor --journal")
+        given = [n for n in ROLLOUT_FLAGS if getattr(args, n) is not None]
+        if given:
+            flags = ", ".join("--" + n.replace("_", "-") for n in given)
+            raise UsageError(f"{flags}: a resumed run keeps the rollout its journal records")
         try:
             journal, state = journal_mod.Journal.reopen(Path(args.resume))
         except journal_mod.EmptyJournal as exc:
@@ -120,16 +129,43 @@ def _load(args: argparse.Namespace) -> tuple[SessionFactory, Plan, Journal, Jour
             raise _Declined
     plan = amis_gate.gate(plan, args.yes_irreversible)
     path = Path(args.journal) if args.journal else journal_mod.default_path()
-    return factory, plan, journal_mod.Journal.create(path, plan), None
+    version = journal_mod.JOURNAL_VERSION
+    if rollout_options(args) is not None:
+        version = journal_mod.ROLLOUT_JOURNAL_VERSION
+    return factory, plan, journal_mod.Journal.create(path, plan, version=version), None
 
 
 class _Declined(Exception):
     """The operator answered no at the prompt."""
 
 
+def _rollout(args: argparse.Namespace, state: JournalState | None) -> RolloutOptions | None:
+    if state is None or not state.rollout:
+        return rollout_options(args) if state is None else None
+    from imdsguard.remediate.rollout_journal import rollout_from_json
+
+    return rollout_from_json(state.rollout[0])
+
+
+# Under this, a soak can end before CloudWatch has delivered the refusals it is meant to
+# see: the metric arrives minutes late (docs/rollout.md#how-long-to-soak).
+SHORT_SOAK = 300.0
+
+
+def _warn_short_soak(factory: SessionFactory, rollout: RolloutOptions) -> None:
+    if rollout.soak_seconds < SHORT_SOAK and not factory.endpoint_overridden:
+        print(
+            f"imdsguard: warning: a soak of {rollout.soak_seconds:g}s is under 5 minutes: "
+            "CloudWatch delivers MetadataNoTokenRejected minutes late, so refusals made "
+            "during a wave may show only after its soak (docs/rollout.md#how-long-to-soak)",
+            file=sys.stderr,
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from imdsguard.progress import progress_sink
     from imdsguard.remediate.apply import run_apply
+    from imdsguard.remediate.rollout import run_rollout
 
     try:
         factory, plan, journal, state = _load(args)
@@ -137,33 +173,65 @@ def run(args: argparse.Namespace) -> int:
         print("imdsguard: nothing applied", file=sys.stderr)
         return EXIT_FINDINGS
     print(f"imdsguard: journal {journal.path}", file=sys.stderr)
+    rollout: RolloutResult | None = None
     try:
+        staged = _rollout(args, state)
+        if staged is not None:
+            _warn_short_soak(factory, staged)
         with (
             saying_on_ctrl_c("stopping after in-flight changes..."),
             progress_sink(enabled=not args.quiet, label="applying") as progress,
         ):
-            result = run_apply(
-                factory,
-                plan,
-                journal,
-                options=apply_options(args, check_permissions=args.check_permissions),
-                progress=progress,
-                role_name=args.role_name or plan.role_name,
-                external_id=args.external_id,
-                max_scopes=args.max_workers,
-                state=state,
-            )
+            common: dict[str, Any] = {
+                "options": apply_options(args, check_permissions=args.check_permissions),
+                "progress": progress,
+                "role_name": args.role_name or plan.role_name,
+                "external_id": args.external_id,
+                "max_scopes": args.max_workers,
+                "state": state,
+            }
+            if staged is None:
+                result = run_apply(factory, plan, journal, **common)
+            else:
+                rollout = run_rollout(
+                    factory, plan, journal, rollout=staged, say=_say(args.quiet), **common
+                )
+                result = rollout.run
     except KeyboardInterrupt:
         print(f"imdsguard: finish with: imdsguard apply --resume {journal.path}", file=sys.stderr)
         raise
     finally:
         journal.close()
     print_run(result, "applied")
+    if rollout is not None:
+        return _print_rollout(rollout, journal.path)
     if any(r.outcome == "applied" for r in result.results):
         print(f"journal: {journal.path} (undo with: imdsguard rollback {journal.path})")
     else:
         print(f"journal: {journal.path} (nothing was applied, so nothing to undo)")
     return result.exit_code()
+
+
+def _say(quiet: bool) -> Any:
+    def say(line: str) -> None:
+        if not quiet:
+            print(f"imdsguard: {line}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _print_rollout(rollout: RolloutResult, path: Path) -> int:
+    from imdsguard.report.rollout import rollout_renderable
+
+    print_renderable(rollout_renderable(rollout))
+    for warning in rollout.warnings:
+        print(f"imdsguard: warning: {warning}", file=sys.stderr)
+    applied = any(r.outcome == "applied" for r in rollout.run.results)
+    undo = f"undo with: imdsguard rollback {path}" if applied else "nothing is left applied"
+    print(f"journal: {path} ({undo})")
+    if rollout.halt is not None:
+        print(f"imdsguard: halted: {'; '.join(rollout.halt.reasons)}", file=sys.stderr)
+    return rollout.exit_code()
 
 
 def register(commands: Any) -> None:
@@ -194,4 +262,5 @@ def register(commands: Any) -> None:
     add_scope_args(parser)
     add_plan_args(parser)
     add_write_args(parser)
+    add_rollout_args(parser)
     parser.set_defaults(handler=run)

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import re
 import tomllib
 from typing import Any
 
 from imdsguard.commands.common import add_quiet_arg, add_resource_args, csv_list, positive_int
 from imdsguard.errors import UsageError
-from imdsguard.options import INSTANCE_ID, MAX_LOOKBACK_DAYS, ApplyOptions, PlanOptions
+from imdsguard.options import (
+    INSTANCE_ID,
+    MAX_LOOKBACK_DAYS,
+    ON_BREAKAGE,
+    ApplyOptions,
+    PlanOptions,
+    RolloutOptions,
+)
+from imdsguard.remediate.waves import parse_wave_by, parse_waves
 
 REMEDIATION_EXIT_HELP = """exit codes:
   0  every planned change was applied and verified
@@ -260,4 +269,94 @@ def apply_options(args: argparse.Namespace, check_permissions: bool = False) -> 
         workers_per_scope=args.workers_per_scope,
         verify_timeout=args.verify_timeout,
         check_permissions=check_permissions,
+    )
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smh]?)$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def duration(value: str) -> float:
+    """``90``, ``90s``, ``30m``, ``2h``: seconds."""
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 30s, 30m or 2h, got {value!r}"
+        )
+    return float(match.group(1)) * _UNIT[match.group(2)]
+
+
+def _checked(parse: Any) -> Any:
+    """An argparse type that checks a spec with ``parse`` and keeps the text as given (the
+    journal records it, and a resume parses it again)."""
+
+    def check(value: str) -> str:
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return value
+
+    return check
+
+
+# Flags that start a staged rollout; with --resume the journal's rollout record decides.
+ROLLOUT_FLAGS = ("waves", "wave_by", "soak", "poll_interval", "halt_on_alarm", "on_breakage")
+DEFAULT_SOAK = 600.0
+DEFAULT_POLL = 60.0
+
+
+def add_rollout_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("staged rollout (docs/rollout.md)")
+    group.add_argument(
+        "--waves",
+        type=_checked(parse_waves),
+        metavar="SPEC",
+        help="cumulative waves of the instance changes, least risk first: 5%%,25%%,100%% "
+        "or 10,100,all; instances no wave reaches form a last wave",
+    )
+    group.add_argument(
+        "--wave-by",
+        type=_checked(parse_wave_by),
+        metavar="tag:KEY=V1,V2",
+        help="one wave per tag value, in this order; instances without one of them go last",
+    )
+    group.add_argument(
+        "--soak",
+        type=duration,
+        metavar="DURATION",
+        help="after each wave, watch MetadataNoTokenRejected this long (30s, 30m, 2h; default 10m)",
+    )
+    group.add_argument(
+        "--poll-interval",
+        type=duration,
+        metavar="DURATION",
+        help="time between polls during a soak (default 60s)",
+    )
+    group.add_argument(
+        "--halt-on-alarm",
+        action="append",
+        metavar="NAME",
+        help="halt if this CloudWatch alarm (caller's account, the plan's Regions) is in "
+        "ALARM (repeatable)",
+    )
+    group.add_argument(
+        "--on-breakage",
+        choices=ON_BREAKAGE,
+        help="on IMDSv1 calls refused: roll back exactly those instances (default), or halt",
+    )
+
+
+def rollout_options(args: argparse.Namespace) -> RolloutOptions | None:
+    """The rollout the flags ask for, or None: any of them starts one (a single wave
+    unless --waves or --wave-by cut more)."""
+    if all(getattr(args, name) is None for name in ROLLOUT_FLAGS):
+        return None
+    return RolloutOptions(
+        waves=args.waves,
+        wave_by=args.wave_by,
+        soak_seconds=DEFAULT_SOAK if args.soak is None else args.soak,
+        poll_seconds=DEFAULT_POLL if args.poll_interval is None else args.poll_interval,
+        alarms=tuple(dict.fromkeys(args.halt_on_alarm or ())),
+        on_breakage=args.on_breakage or "rollback",
     )

@@ -290,10 +290,17 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "cloudwatch:GetMetricData",
-        "`plan`: IMDSv1 use (MetadataNoToken) per instance; `status`: IMDSv1 calls refused "
-        "(MetadataNoTokenRejected) since each change",
-        ("plan",),
-        "`instances`: held as usage-unknown, and the scope is an error",
+        "`plan`: IMDSv1 use (MetadataNoToken) per instance; `apply --waves`/`--soak` and "
+        "`status`: IMDSv1 calls refused since each change (MetadataNoTokenRejected)",
+        ("plan", "apply"),
+        "`instances`: held as usage-unknown, and the scope is an error; a rollout halts",
+    ),
+    Operation(
+        "cloudwatch:DescribeAlarms",
+        "`apply --halt-on-alarm`: the alarms' states, in the caller's own account",
+        ("apply",),
+        "a rollout with `--halt-on-alarm` does not start",
+        caller_only=True,
     ),
     # The launch kinds' evidence, not their verdicts: what a launch effectively gets
     # (docs/resources.md#what-a-launch-actually-gets). Without them it reads `unknown`.

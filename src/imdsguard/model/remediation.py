@@ -143,6 +143,12 @@ def same_settings(a: MetadataOptions, b: MetadataOptions) -> bool:
     return all(getattr(a, name) == getattr(b, name) for name in SETTINGS)
 
 
+# The optional facts an instance change carries for the rollout's default order and
+# --wave-by: its state at plan time, whether it has an instance profile, its Auto Scaling
+# group (the aws:autoscaling:groupName tag AWS puts on group members) and its tags.
+INSTANCE_FACTS = ("instance_state", "instance_profile", "auto_scaling_group", "tags")
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One resource to move from ``before`` to ``after``. ``kind`` picks its applier."""
@@ -157,6 +163,9 @@ class Change:
     # Kind-specific facts apply and rollback need beyond the settings: for a template the
     # old default version, for account defaults the fields that were unset (see appliers).
     state: Mapping[str, JSONValue] = field(default_factory=dict)
+    # Instances: what a staged rollout orders by (INSTANCE_FACTS); empty in plans made
+    # before 1.2, whose instances then all rank as "rest" (docs/rollout.md#the-default-order).
+    facts: Mapping[str, JSONValue] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

@@ -117,8 +117,29 @@ def _plan_one(finding: Finding, evidence: Evidence, options: PlanOptions) -> Cha
     if usage.status != "clean":
         detail["override"] = "--include-in-use" if usage.status == "in-use" else "--include-unknown"
     return Change(
-        INSTANCES.plan_kind, scope, inst.instance_id, inst.metadata, after, inst.name, detail
+        INSTANCES.plan_kind,
+        scope,
+        inst.instance_id,
+        inst.metadata,
+        after,
+        inst.name,
+        detail,
+        facts=instance_facts(inst),
     )
+
+
+# The tag EC2 Auto Scaling puts on every instance it launches (docs/aws-behaviour.md#the-api).
+GROUP_TAG = "aws:autoscaling:groupName"
+
+
+def instance_facts(inst: Instance) -> dict[str, JSONValue]:
+    """What the rollout's default order and --wave-by need (model INSTANCE_FACTS)."""
+    return {
+        "instance_state": inst.instance_state,
+        "instance_profile": inst.iam_instance_profile is not None,
+        "auto_scaling_group": inst.tags.get(GROUP_TAG),
+        "tags": dict(inst.tags),
+    }
 
 
 def build_plan(

@@ -11,6 +11,7 @@ from imdsguard import __version__
 from imdsguard.errors import UsageError
 from imdsguard.model.kinds import ACCOUNT_DEFAULTS, CHANGE_KINDS
 from imdsguard.model.remediation import (
+    INSTANCE_FACTS,
     Change,
     Hold,
     HoldReason,
@@ -20,7 +21,9 @@ from imdsguard.model.remediation import (
 )
 from imdsguard.model.scan import JSONValue, Scope
 
-# 1.1 added ``state`` on changes and the ``migrations`` list; 1.0 files still load.
+# 1.1 added ``state`` on changes and the ``migrations`` list; 1.0 files still load. The
+# instance changes' optional ``facts`` (docs/rollout.md) came without a new version: every
+# reader of 1.1 ignores keys it does not know, and a plan without them still loads.
 SCHEMA_VERSION = "1.1"
 KIND = "imdsguard-plan"
 T = TypeVar("T")
@@ -41,6 +44,8 @@ def change_json(change: Change) -> dict[str, JSONValue]:
     }
     if change.state:
         doc["state"] = dict(change.state)
+    if change.facts:
+        doc["facts"] = dict(change.facts)
     return doc
 
 
@@ -78,7 +83,28 @@ def change_from_json(doc: Mapping[str, Any]) -> Change:
         name=_text(doc, "name", optional=True),
         evidence=dict(_object(doc.get("evidence") or {}, "evidence")),
         state=dict(_object(doc.get("state") or {}, "state")),
+        facts=_facts(doc.get("facts") or {}),
     )
+
+
+def _facts(raw: Any) -> dict[str, JSONValue]:
+    """An instance change's rollout facts; each one optional, each checked for its type,
+    since the rollout's order and --wave-by rest on them."""
+    facts = dict(_object(raw, "facts"))
+    unknown = sorted(set(facts) - set(INSTANCE_FACTS))
+    if unknown:
+        raise ValueError(f"facts: unknown field(s) {', '.join(unknown)}")
+    for name in ("instance_state", "auto_scaling_group"):
+        if facts.get(name) is not None and not isinstance(facts[name], str):
+            raise ValueError(f"facts.{name} must be a string, got {facts[name]!r}")
+    if not isinstance(facts.get("instance_profile", False), bool):
+        raise ValueError(
+            f"facts.instance_profile must be true or false, got {facts['instance_profile']!r}"
+        )
+    tags = _object(facts.get("tags", {}), "facts.tags")
+    if not all(isinstance(v, str) for v in tags.values()):
+        raise ValueError("facts.tags must map tag keys to strings")
+    return facts
 
 
 def hold_json(hold: Hold) -> dict[str, JSONValue]:

@@ -19,6 +19,13 @@ from imdsguard.model.scan import JSONValue
 from imdsguard.plan.planfile import change_from_json, plan_from_json, plan_json
 
 JOURNAL_VERSION = 1
+# A staged rollout's journal (docs/rollout.md#the-journal): version 1 plus the records in
+# ROLLOUT_RECORDS. Versions that know only 1 refuse it by its version, rather than stop
+# at the first record they do not know.
+ROLLOUT_JOURNAL_VERSION = 2
+ROLLOUT_RECORDS = frozenset(
+    {"rollout", "wave-start", "wave-end", "soak-start", "poll", "soak-end", "halt", "final-start"}
+)
 
 
 class EmptyJournal(UsageError):
@@ -167,7 +174,9 @@ class Journal:
             raise
 
     @classmethod
-    def create(cls, path: Path, plan: Plan, run: str = "apply") -> Journal:
+    def create(
+        cls, path: Path, plan: Plan, run: str = "apply", version: int = JOURNAL_VERSION
+    ) -> Journal:
         reused = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,9 +195,7 @@ class Journal:
                 raise UsageError(f"journal {path} already exists: use apply --resume")
             handle.truncate(0)
         journal._hold_plan(plan)
-        journal.append(
-            "header", v=JOURNAL_VERSION, run=run, tool_version=__version__, plan=plan_json(plan)
-        )
+        journal.append("header", v=version, run=run, tool_version=__version__, plan=plan_json(plan))
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)  # the new directory entry must survive a crash too
@@ -266,6 +273,8 @@ class JournalState:
     intents: dict[str, Change] = field(default_factory=dict)
     outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
     rolled_back: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # A rollout's own records, in order, for remediate/rollout.py to read; empty otherwise.
+    rollout: list[dict[str, Any]] = field(default_factory=list)
 
     def settled(self, key: str) -> tuple[Outcome, str] | None:
         """What a resumed apply reports for ``key`` without touching it; None: (re)try it.
@@ -286,7 +295,7 @@ class JournalState:
         if not records or records[0].get("type") != "header":
             raise UsageError(f"{path} is not an imdsguard journal (no header record)")
         header = records[0]
-        if header.get("v") != JOURNAL_VERSION:
+        if header.get("v") not in (JOURNAL_VERSION, ROLLOUT_JOURNAL_VERSION):
             raise UsageError(f"journal {path}: unsupported version {header.get('v')!r}")
         state = cls(plan=plan_from_json(header.get("plan") or {}))
         orphans: list[str] = []
@@ -322,5 +331,7 @@ class JournalState:
             self.rolled_back[record["key"]] = (outcome, reason)
         elif kind == "scope":  # a scope the run could not enter: reported, nothing to replay
             pass
+        elif kind in ROLLOUT_RECORDS:  # the rollout's progress: changes nothing to replay
+            self.rollout.append(record)
         else:  # a second header, or a record no version of imdsguard writes
             raise ValueError(f"unexpected record type {kind!r}")

@@ -44,7 +44,10 @@ def run_rollback(
     """Every change with an intent record is restored to its ``before`` settings.
 
     Except kinds AWS cannot undo (``Applier.irreversible``: AMIs): they are left alone,
-    and the result says so once per kind.
+    and the result says so once per kind. A change that turned HttpTokensEnforced on (a
+    rollout's final step) is restored first, before the others start: while it is on,
+    AWS refuses to set the journal's instances back to optional
+    (docs/aws-behaviour.md#the-api).
     """
     changes: list[Change] = []
     left: Counter[str] = Counter()
@@ -64,7 +67,9 @@ def run_rollback(
         role_name or state.plan.role_name,
         external_id,
     )
-    results = engine.run(changes, max_scopes)
+    first = [c for c in changes if enforces(c)]
+    results = engine.run(first, max_scopes) if first else []
+    results += engine.run([c for c in changes if not enforces(c)], max_scopes)
     unaccounted, errors = _unaccounted(
         factory, state, role_name or state.plan.role_name, external_id
     )
@@ -134,16 +139,17 @@ def enforcement_block(
     A Region whose defaults cannot be read is not checked (``warn`` says so): AWS itself
     refuses the write there if it is enforced, so nothing unsafe is written either way.
     """
-    undone: set[Scope] = set()  # Regions whose enforcement an earlier step turns off
+    undone: set[Scope] = set()  # Regions whose enforcement this step or an earlier one undoes
     enforced: dict[Scope, bool] = {}
     for step in steps:
         role = role_name or step.undo.state.plan.role_name
+        # A journal undoes its own enforcement before its instances (run_rollback).
+        undone |= step.undo.enforced_scopes()
         for scope in sorted(step.undo.optional_scopes() - undone):
             if scope not in enforced:
                 enforced[scope] = _enforced(factory, scope, role, external_id, warn)
             if enforced[scope]:
                 return _undo_first(scope, step.undo.path, [s.undo.path for s in steps])
-        undone |= step.undo.enforced_scopes()
     return None
 
 

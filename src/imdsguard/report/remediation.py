@@ -11,6 +11,7 @@ from rich.text import Text
 from imdsguard.model.kinds import ACCOUNT_DEFAULTS, AMIS, LAUNCH_TEMPLATES
 from imdsguard.model.remediation import Change, Hold, Plan, RunResult
 from imdsguard.model.scan import JSONValue, Scope
+from imdsguard.remediate.waves import order_labels, ordered
 from imdsguard.report.style import new_table
 
 
@@ -74,11 +75,16 @@ def _per_scope(plan: Plan) -> Table:
 
 
 def _changes(plan: Plan) -> Table:
+    """In rollout order (docs/rollout.md#the-default-order): ``apply`` without waves makes
+    them all at once, a staged rollout cuts its waves from this order."""
     table = new_table(
-        "To change", ("Account", "Region", "Kind", "Resource", "Name", "Change", "Hop limit", "Why")
+        "To change",
+        ("Order", "Account", "Region", "Kind", "Resource", "Name", "Change", "Hop limit", "Why"),
     )
-    for c in plan.changes:
+    labels = order_labels(plan.changes)
+    for c in ordered(plan.changes):
         table.add_row(
+            labels.get(c.key, ""),
             c.scope.account_id,
             c.scope.region,
             c.kind,

@@ -279,3 +279,20 @@ def test_a_change_without_its_outcome_is_unfinished_and_exit_3(
     [row] = doc["changes"]
     assert (row["resource_id"], row["status"]) == (ids[0], "unfinished")
     assert f"apply --resume {journal}" in row["now"]
+
+
+def test_a_rollout_journal_is_read_too(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    ids = seed(factory, REGION, Group("clean", 2, imdsv1_calls=0))
+    journal = tmp_path / "rollout.jsonl"
+    applied = cli(
+        "apply", "--yes", "--endpoint-url", moto_url, "--regions", REGION, "--quiet",
+        "--resources", "instances", "--journal", str(journal),
+        "--waves", "1,all", "--soak", "1s", "--poll-interval", "0.5s",
+    )  # fmt: skip
+    assert applied.code == 0, applied.out + applied.err
+    assert json.loads(journal.read_text().splitlines()[0])["v"] == 2
+    code, doc = _status(cli, moto_url, journal)
+    assert code == 0
+    assert set(_by_id(doc)) == set(ids)

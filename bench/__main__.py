@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("scan", "remediation")
+BENCHES = ("scan", "remediation", "org")
 
 
 def main(argv: list[str]) -> int:

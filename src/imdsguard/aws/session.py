@@ -109,6 +109,7 @@ class SessionFactory:
         )
         self._maker = ClientMaker(self._session, self.config, endpoint_url)
         self._identity: Identity | None = None
+        self._own: dict[tuple[str, str, AccountAccess | None], Any] = {}
         self._clients: OrderedDict[tuple[str, str, AccountAccess | None], Any] = OrderedDict()
         # The credentials of each assumed role, kept (and refreshed) for the run: entering
         # the account again must not call AssumeRole again. The gates serialise entering
@@ -145,8 +146,12 @@ class SessionFactory:
         thread-safe, and each scope reads several kinds through the same one."""
         role = access if access is not None and access.role_arn is not None else None
         key = (service, region, role)
+        # The caller's own clients are all kept: a few per Region, and STS's serves every
+        # AssumeRole. An assumed role's are bounded: each holds its own connection pool
+        # (~100 KB), and only the scopes in flight need theirs.
+        cache = self._own if role is None else self._clients
         with self._lock:
-            client = self._clients.get(key)
+            client = cache.get(key)
             if client is None:
                 if role is None:
                     credentials = self._session.get_credentials()
@@ -158,12 +163,10 @@ class SessionFactory:
                     raise UsageError(f"cannot create an AWS client: {exc}") from exc
                 # Fail closed on any reply that is not the operation's answer.
                 replies.install(client)
-                self._clients[key] = client
-                # Bounded: each client holds its own resolved shapes and connection pool,
-                # and only the scopes in flight need theirs.
+                cache[key] = client
                 while len(self._clients) > CLIENT_CACHE_SIZE:
                     self._clients.popitem(last=False)
-            else:
+            elif role is not None:
                 self._clients.move_to_end(key)
             return client
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from imdsguard.demo.server import FAKE_ENV
 
@@ -72,3 +75,10 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Run:
     cpu = usage.ru_utime + usage.ru_stime
     rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
     return Run(wall, cpu, rss_mb, proc.returncode)
+
+
+def save_results(name: str, results: dict[str, Any]) -> None:
+    """Keep a benchmark's figures in bench/results/NAME.json (not tracked by git)."""
+    out = Path("bench/results")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from imdsguard.model.launch import AccountImdsDefaults
 from imdsguard.model.remediation import Change, Hold, Usage
 from imdsguard.model.scan import (
     Finding,
@@ -188,3 +189,36 @@ def test_the_caller_dates_the_plan_so_planning_stays_pure() -> None:
     plan = build_plan(scan, Evidence({(SCOPE, "i-1"): CLEAN}, {}), PlanOptions(), SEEN)
     assert plan.created_at == SEEN
     assert plan == build_plan(scan, Evidence({(SCOPE, "i-1"): CLEAN}, {}), PlanOptions(), SEEN)
+
+
+def _enforcing(usage: Usage, options: PlanOptions) -> tuple[list[str], list[str]]:
+    """The account default's planned fields and the enforce holds, over one instance."""
+    defaults = AccountImdsDefaults("eu-west-1", http_tokens="required")
+    scan = ScanResult(
+        "t", SEEN, (), (finding(instance()), Finding(SCOPE, defaults, "PASS", "tokens-required"))
+    )
+    plan = build_plan(scan, Evidence({(SCOPE, "i-1"): usage}, {}), options, SEEN)
+    after = [str(k) for c in plan.changes if c.kind == "account-defaults" for k in c.state["after"]]  # type: ignore[union-attr]
+    why = [str(h.detail["why"]) for h in plan.held if h.reason == "enforce-not-ready"]
+    return after, why
+
+
+@pytest.mark.parametrize(
+    ("usage", "options", "expected"),
+    [
+        # The plan changes the only failing instance: enforcement is its Region's last step.
+        (CLEAN, PlanOptions(enforce=True), (["HttpTokensEnforced"], [])),
+        (IN_USE, PlanOptions(enforce=True, include_in_use=True), (["HttpTokensEnforced"], [])),
+        # Held or exempt: it would still allow IMDSv1 when enforcement came.
+        (IN_USE, PlanOptions(enforce=True), ([], ["still allow IMDSv1: 1 instance(s) (i-1)"])),
+        (
+            CLEAN,
+            PlanOptions(enforce=True, exclude_ids=frozenset({"i-1"})),
+            ([], ["still allow IMDSv1: 1 instance(s) (i-1)"]),
+        ),
+    ],
+)
+def test_enforcement_is_planned_where_the_plan_fixes_every_failing_instance(
+    usage: Usage, options: PlanOptions, expected: tuple[list[str], list[str]]
+) -> None:
+    assert _enforcing(usage, options) == expected

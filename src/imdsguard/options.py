@@ -217,7 +217,7 @@ ON_BREAKAGE: tuple[OnBreakage, ...] = ("rollback", "halt")
 @dataclass(frozen=True, slots=True)
 class RolloutOptions:
     """A staged rollout (docs/rollout.md): the waves as given (``--waves`` or
-    ``--wave-by``, checked by remediate/waves.py), the soak, and what halts it."""
+    ``--wave-by``, checked by plan/waves.py), the soak, and what halts it."""
 
     waves: str | None = None
     wave_by: str | None = None

@@ -53,7 +53,7 @@ class ScopeDenied(Exception):
         self.error = error
 
 
-def _outlast_throttling(
+def outlast_throttling(
     call: Callable[[], T], before: Callable[[], object], after: Callable[[], object]
 ) -> T:
     """The one policy for reads and writes: a denial stops the scope (ScopeDenied);
@@ -105,10 +105,10 @@ class StepContext:
     state: _ScopeState
 
     def read(self, call: Callable[[], T]) -> T:
-        return _outlast_throttling(call, before=lambda: None, after=lambda: time.sleep(1.0))
+        return outlast_throttling(call, before=lambda: None, after=lambda: time.sleep(1.0))
 
     def write(self, call: Callable[[], T]) -> T:
-        return _outlast_throttling(call, before=self.bucket.acquire, after=self.bucket.drain)
+        return outlast_throttling(call, before=self.bucket.acquire, after=self.bucket.drain)
 
     def intend(self, change: Change) -> None:
         if self.run == "apply":  # the whole change: resume and rollback rebuild it from here

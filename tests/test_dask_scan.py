@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from imdsguard.aws.session import SessionFactory
 from imdsguard.demo.fleet import Group
 from imdsguard.options import EvaluationOptions, ExecutorOptions, ScopeOptions
@@ -169,3 +171,16 @@ def test_a_task_that_raises_is_a_scope_error(moto_url: str, scheduler: str) -> N
     assert (outcome.account_id, outcome.region, findings) == (OWN_ACCOUNT, "eu-west-1", [])
     assert (outcome.error or "").startswith("Dask task failed: UsageError: ")
     assert "absent-on-workers" in (outcome.error or "")
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(
+    moto_url: str, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import imdsguard.cluster
+
+    monkeypatch.setattr(imdsguard.cluster, "CONNECT_TIMEOUT", 1)
+    argv = ["scan", "--endpoint-url", moto_url, "--regions", "eu-west-1", "--no-history"]
+    result = cli(*argv, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1")
+    assert result.code == 2
+    [line] = result.err.splitlines()  # loopback: no warning about tcp://
+    assert line.startswith("imdsguard: error: cannot reach the Dask scheduler tcp://127.0.0.1:1: ")

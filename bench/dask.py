@@ -4,8 +4,8 @@ moto runs in its own process and enters any account id with AssumeRole, so ``--a
 of 1,000 ids is an organization of 1,000 accounts; every tenth gets one instance. Each
 count is scanned both ways (instances only, one Region) and the JSON compared, so a
 faster run that reads less cannot win. On one 2-core machine, with the emulator on the
-same cores, Dask is expected to lose: it pays worker start-up and a second AssumeRole per
-account in each worker process (docs/organization-scale.md#dask).
+same cores, Dask loses on small counts: it pays worker start-up and a second AssumeRole
+per account (docs/organization-scale.md#benchmark).
 """
 
 from __future__ import annotations

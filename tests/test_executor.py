@@ -41,3 +41,15 @@ def test_bad_scheduler_options_are_usage_errors(
 ) -> None:
     with pytest.raises(UsageError, match=message):
         ExecutorOptions(executor, scheduler)  # type: ignore[arg-type]
+
+
+def test_a_staged_rollout_on_dask_is_refused_before_anything_is_planned(
+    cli: Callable[..., CliResult],
+) -> None:
+    pytest.importorskip("distributed", reason="needs the dask extra (distributed)")
+    result = cli("apply", "--yes", "--waves", "1%,100%", "--executor", "dask")
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        "imdsguard: error: --executor dask does not run a staged rollout (--waves, "
+        "--wave-by); run it with --executor local"
+    ]

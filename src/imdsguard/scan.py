@@ -5,17 +5,19 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 
 from imdsguard import __version__, rules
 from imdsguard.aws.session import SessionFactory
 from imdsguard.collect.accounts import AccountTarget, enter_account, resolve_accounts
 from imdsguard.collect.resources import collection_plan
 from imdsguard.errors import AwsError
+from imdsguard.executor import open_scopes
 from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
-from imdsguard.options import EvaluationOptions, ScopeOptions
+from imdsguard.options import EvaluationOptions, ExecutorOptions, ScopeOptions
 from imdsguard.progress import ProgressSink, Silent
 
 
@@ -71,8 +73,15 @@ def run_scan(
     evaluation: EvaluationOptions,
     kinds: Sequence[str] = ("instances",),
     progress: ProgressSink | None = None,
+    *,
+    executor: ExecutorOptions | None = None,
 ) -> ScanResult:
-    """Scan every scope; failures become ScopeOutcome errors, never silence."""
+    """Scan every scope; failures become ScopeOutcome errors, never silence.
+
+    Accounts are entered and their Regions listed here, in the local pool, whatever the
+    ``executor``: an account that cannot be entered is reported as it always is, and only
+    readable scopes become tasks (docs/organization-scale.md#dask).
+    """
     progress = progress or Silent()
     outcomes: list[ScopeOutcome] = []
     findings: list[Finding] = []
@@ -84,9 +93,20 @@ def run_scan(
         outcomes.append(ScopeOutcome(caller, ALL_REGIONS, f"cannot list accounts: {exc}"))
         accounts = []
     progress.add_total(len(accounts))
-    with ThreadPoolExecutor(max_workers=scope_options.max_workers) as pool:
+    read = partial(scan_scope, factory, kinds=kinds, evaluation=evaluation)
+    with (
+        ThreadPoolExecutor(max_workers=scope_options.max_workers) as pool,
+        open_scopes(
+            executor or ExecutorOptions(),
+            pool,
+            read=read,
+            settings=factory.settings,
+            kinds=kinds,
+            evaluation=evaluation,
+            workers=scope_options.max_workers,
+        ) as scopes,
+    ):
         entering = [pool.submit(enter_account, factory, a, scope_options) for a in accounts]
-        pending: list[Future[tuple[ScopeOutcome, list[Finding]]]] = []
         for future in entering:
             target = future.result()
             progress.advance()
@@ -94,13 +114,11 @@ def run_scan(
                 outcomes.append(ScopeOutcome(target.account_id, ALL_REGIONS, target.error))
                 continue
             outcomes.extend(ScopeOutcome(target.account_id, r, e) for r, e in target.region_errors)
-            scopes = target.scopes()
-            progress.add_total(len(scopes))
-            pending.extend(
-                pool.submit(scan_scope, factory, target, s, kinds, evaluation) for s in scopes
-            )
-        for done in pending:
-            outcome, scope_findings = done.result()
+            target_scopes = target.scopes()
+            progress.add_total(len(target_scopes))
+            for scope in target_scopes:
+                scopes.submit(target, scope)
+        for outcome, scope_findings in scopes.completed():
             outcomes.append(outcome)
             findings.extend(scope_findings)
             progress.advance()

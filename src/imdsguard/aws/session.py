@@ -66,6 +66,19 @@ class AccountAccess:
     external_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """What a SessionFactory is made from, and all a Dask worker is sent to make its own
+    (docs/organization-scale.md#dask): names and numbers, never credentials; each worker
+    reads its base credentials from its own environment."""
+
+    profile: str | None = None
+    endpoint_url: str | None = None
+    max_attempts: int = 8
+    role_session_name: str = "imdsguard"
+    duration_seconds: int | None = None
+
+
 class SessionFactory:
     """Hands out clients that share one botocore session's models and one Config.
 
@@ -88,6 +101,9 @@ class SessionFactory:
         role_session_name: str = "imdsguard",
         duration_seconds: int | None = None,
     ) -> None:
+        self.settings = SessionSettings(
+            profile, endpoint_url, max_attempts, role_session_name, duration_seconds
+        )
         self._endpoint_url = endpoint_url
         self._role_session_name = role_session_name
         self._duration_seconds = duration_seconds
@@ -212,7 +228,14 @@ class SessionFactory:
         """
         partition = self.identity().partition
         role_arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
-        access = AccountAccess(account_id, role_arn, external_id)
+        return self.enter(AccountAccess(account_id, role_arn, external_id))
+
+    def enter(self, access: AccountAccess) -> AccountAccess:
+        """Assume ``access``'s role unless this factory already has (``assume`` does the
+        rest); the caller's own credentials need nothing. Raises AwsError on failure."""
+        if access.role_arn is None:
+            return access
+        role_arn, external_id = access.role_arn, access.external_id
         with self._lock:
             gate = self._gates.setdefault(access, threading.Lock())
         with gate:

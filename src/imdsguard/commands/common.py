@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from imdsguard.errors import UsageError
 from imdsguard.model.kinds import RESOURCE_NAMES
-from imdsguard.options import PARTITIONS, AwsOptions, ScopeOptions
+from imdsguard.options import PARTITIONS, AwsOptions, ExecutorOptions, ScopeOptions
 from imdsguard.report import FORMATS
 from imdsguard.rules.compliance import FRAMEWORKS
 
@@ -141,6 +141,35 @@ def add_scope_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-workers", type=positive_int, default=8, help="scopes read in parallel (default 8)"
     )
+
+
+def add_executor_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("executor (docs/organization-scale.md#dask)")
+    group.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="where scopes run: local, threads in this process (default); dask, one Dask "
+        "task per scope (pip install 'imdsguard[dask]'); workers use their own AWS "
+        "credentials and are sent none",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --executor dask: the scheduler of an existing cluster, e.g. "
+        "tls://10.0.0.5:8786 (default: a LocalCluster on this machine). Anyone who can "
+        "reach a scheduler can run code on its workers: use tls:// with certificates "
+        "(Dask's distributed.comm.tls settings), tcp:// only on a trusted network",
+    )
+
+
+def executor_options(args: argparse.Namespace) -> ExecutorOptions:
+    """--executor and --scheduler; dask without its extra installed is a usage error."""
+    from imdsguard.executor import require_available
+
+    options = ExecutorOptions(name=args.executor, scheduler=args.scheduler)
+    require_available(options)
+    return options
 
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:

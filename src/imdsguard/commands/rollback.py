@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from imdsguard.commands.common import add_aws_args, aws_options, positive_int, session_factory
+from imdsguard.commands.common import (
+    add_aws_args,
+    add_executor_args,
+    aws_options,
+    executor_options,
+    positive_int,
+    session_factory,
+)
 from imdsguard.commands.remediation_args import (
     ROLLBACK_EXIT_HELP,
     add_write_args,
@@ -22,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from imdsguard.remediate.journal import EmptyJournal, Journal
     from imdsguard.remediate.rollback import run_rollback
 
+    executor = executor_options(args)
     try:
         journal, state = Journal.reopen(Path(args.journal))
     except EmptyJournal as exc:
@@ -45,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 role_name=args.role_name,
                 external_id=args.external_id,
                 max_scopes=args.max_workers,
+                executor=executor,
             )
     finally:
         journal.close()
@@ -70,5 +79,6 @@ def register(commands: Any) -> None:
     group.add_argument("--role-name", help="role to assume in other accounts (default: plan's)")
     group.add_argument("--external-id", help="external id for AssumeRole")
     group.add_argument("--max-workers", type=positive_int, default=8, help="scopes in parallel")
+    add_executor_args(parser)
     add_write_args(parser)
     parser.set_defaults(handler=run)

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 from imdsguard.commands.common import (
     EXIT_CODES_HELP,
     REPORT_FORMATS,
+    add_executor_args,
     add_history_args,
     add_output_args,
     add_resource_args,
     add_scope_args,
     aws_options,
     console,
+    executor_options,
     history_path,
     scope_options,
     session_factory,
@@ -26,7 +28,7 @@ from imdsguard.commands.common import (
 )
 from imdsguard.errors import HistoryError, UsageError
 from imdsguard.model.scan import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, ScanResult
-from imdsguard.options import AwsOptions, EvaluationOptions, ScopeOptions
+from imdsguard.options import AwsOptions, EvaluationOptions, ExecutorOptions, ScopeOptions
 
 if TYPE_CHECKING:
     from imdsguard.aws.session import SessionFactory
@@ -148,7 +150,12 @@ def _closing_line(result: ScanResult, written: Written, saved: str) -> str:
     return "imdsguard: " + "; ".join(parts)
 
 
-def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
+def run_scan_command(
+    args: argparse.Namespace,
+    aws: AwsOptions,
+    scopes: ScopeOptions,
+    executor: ExecutorOptions | None = None,
+) -> int:
     """Shared by ``scan`` and ``demo``: scan, then print or write the reports."""
     from imdsguard.progress import progress_sink
     from imdsguard.rules.compliance import filter_result, require_kinds
@@ -168,7 +175,9 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
     factory.identity()  # fail fast, with one line, on missing or rejected credentials
     evaluation = EvaluationOptions(imds_disabled=args.imds_disabled, strict_amis=args.strict_amis)
     with progress_sink(enabled=not args.quiet) as progress:
-        result = run_scan(factory, scopes, evaluation, kinds=args.resources, progress=progress)
+        result = run_scan(
+            factory, scopes, evaluation, args.resources, progress=progress, executor=executor
+        )
     # --compliance narrows what the reports (and the exit code) cover; history keeps all.
     shown = filter_result(result, args.compliance) if args.compliance else result
     # Reports first: a slow or locked history database must not hold them back.
@@ -222,7 +231,7 @@ def store_history(path: Path, result: ScanResult, aws: AwsOptions, scopes: Scope
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_scan_command(args, aws_options(args), scope_options(args))
+    return run_scan_command(args, aws_options(args), scope_options(args), executor_options(args))
 
 
 def register(commands: Any) -> None:
@@ -237,6 +246,7 @@ def register(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scope_args(parser)
+    add_executor_args(parser)
     add_resource_args(parser)
     add_output_args(parser)
     add_history_args(parser, by_default=True)

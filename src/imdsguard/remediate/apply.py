@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from imdsguard.aws.session import SessionFactory
 from imdsguard.model.remediation import Change, ChangeResult, Plan, RunResult
-from imdsguard.options import ApplyOptions
+from imdsguard.options import ApplyOptions, ExecutorOptions
 from imdsguard.plan.enforce import enforces
 from imdsguard.progress import ProgressSink
 from imdsguard.remediate import gate
@@ -29,6 +29,7 @@ def run_apply(
     external_id: str | None = None,
     max_scopes: int = 8,
     state: JournalState | None = None,
+    executor: ExecutorOptions | None = None,
 ) -> RunResult:
     """Execute ``plan`` (or, with ``state`` from a journal, what it left unfinished)."""
     done: list[ChangeResult] = []
@@ -43,9 +44,12 @@ def run_apply(
     prior_intents = frozenset(state.intents if state else ())
 
     def step(applier: Applier, ctx: StepContext, change: Change) -> ChangeResult:
-        return applier.apply(ctx, change, change.key in prior_intents)
+        return applier.apply(ctx, change, change.key in prior_intents or ctx.intent_journaled)
 
-    engine = Engine(factory, journal, options, step, "apply", progress, role_name, external_id)
+    where = executor or ExecutorOptions()
+    engine = Engine(
+        factory, journal, options, step, "apply", progress, role_name, external_id, where
+    )
     results = engine.run([c for c in todo if not enforces(c)], max_scopes)
     last = [c for c in todo if enforces(c)]
     if last:

@@ -11,7 +11,7 @@ from imdsguard.errors import AwsError
 from imdsguard.model.kinds import INSTANCES
 from imdsguard.model.remediation import Change, ChangeResult, RunResult, same_settings
 from imdsguard.model.scan import Scope
-from imdsguard.options import ApplyOptions
+from imdsguard.options import ApplyOptions, ExecutorOptions
 from imdsguard.progress import ProgressSink
 from imdsguard.remediate.appliers.interface import Applier
 from imdsguard.remediate.appliers.registry import applier_for
@@ -34,6 +34,7 @@ def run_rollback(
     role_name: str | None = None,
     external_id: str | None = None,
     max_scopes: int = 8,
+    executor: ExecutorOptions | None = None,
 ) -> RunResult:
     """Every change with an intent record is restored to its ``before`` settings.
 
@@ -57,6 +58,7 @@ def run_rollback(
         progress,
         role_name or state.plan.role_name,
         external_id,
+        executor or ExecutorOptions(),
     )
     results = engine.run(changes, max_scopes)
     unaccounted, errors = _unaccounted(

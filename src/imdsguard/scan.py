@@ -13,10 +13,12 @@ from imdsguard.aws.session import SessionFactory
 from imdsguard.collect.accounts import AccountTarget, enter_account, resolve_accounts
 from imdsguard.collect.resources import collection_plan
 from imdsguard.errors import AwsError
+from imdsguard.model.findings import Findings
 from imdsguard.model.kinds import RESOURCE_NAMES
-from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
+from imdsguard.model.scan import ALL_REGIONS, ScanResult, Scope, ScopeOutcome
 from imdsguard.options import EvaluationOptions, ScopeOptions
 from imdsguard.progress import ProgressSink, Silent
+from imdsguard.spill import ScopeBuffer, Spill
 
 
 def scan_scope(
@@ -25,9 +27,14 @@ def scan_scope(
     scope: Scope,
     kinds: Sequence[str],
     evaluation: EvaluationOptions,
-) -> tuple[ScopeOutcome, list[Finding]]:
-    """Read one scope completely, or report it as an error (keeping what was read)."""
-    findings: list[Finding] = []
+    *,
+    findings: ScopeBuffer | None = None,
+) -> tuple[ScopeOutcome, ScopeBuffer]:
+    """Read one scope completely, or report it as an error (keeping what was read).
+
+    The findings go to ``findings`` (in memory if not given) as they are judged.
+    """
+    findings = ScopeBuffer() if findings is None else findings
     counts: Counter[str] = Counter()
     skipped = 0
     error: str | None = None
@@ -75,7 +82,7 @@ def run_scan(
     """Scan every scope; failures become ScopeOutcome errors, never silence."""
     progress = progress or Silent()
     outcomes: list[ScopeOutcome] = []
-    findings: list[Finding] = []
+    spill = Spill()
     try:
         accounts = resolve_accounts(factory, scope_options)
     except AwsError as exc:
@@ -86,7 +93,7 @@ def run_scan(
     progress.add_total(len(accounts))
     with ThreadPoolExecutor(max_workers=scope_options.max_workers) as pool:
         entering = [pool.submit(enter_account, factory, a, scope_options) for a in accounts]
-        pending: list[Future[tuple[ScopeOutcome, list[Finding]]]] = []
+        pending: list[Future[tuple[ScopeOutcome, ScopeBuffer]]] = []
         for future in entering:
             target = future.result()
             progress.advance()
@@ -97,29 +104,32 @@ def run_scan(
             scopes = target.scopes()
             progress.add_total(len(scopes))
             pending.extend(
-                pool.submit(scan_scope, factory, target, s, kinds, evaluation) for s in scopes
+                pool.submit(
+                    scan_scope, factory, target, s, kinds, evaluation, findings=spill.buffer()
+                )
+                for s in scopes
             )
         for done in pending:
             outcome, scope_findings = done.result()
             outcomes.append(outcome)
-            findings.extend(scope_findings)
+            # The one consumer: a finished scope's findings leave memory for the spill.
+            spill.add(scope_findings)
             progress.advance()
-    return _result(outcomes, findings, kinds, evaluation, factory.identity().partition)
+    return _result(outcomes, spill.seal(), kinds, evaluation, factory.identity().partition)
 
 
 def _result(
     outcomes: list[ScopeOutcome],
-    findings: list[Finding],
+    findings: Findings,
     kinds: Sequence[str],
     evaluation: EvaluationOptions,
     partition: str,
 ) -> ScanResult:
-    findings.sort(key=lambda f: (f.scope, f.resource_type, f.resource_id))
     return ScanResult(
         tool_version=__version__,
         generated_at=datetime.now(UTC),
         scopes=tuple(sorted(outcomes, key=lambda o: (o.account_id, o.region))),
-        findings=tuple(findings),
+        findings=findings,
         # What was read and how it was judged: history and reports must not guess.
         kinds=tuple(k for k in RESOURCE_NAMES if k in kinds),
         evaluation=dataclasses.asdict(evaluation),

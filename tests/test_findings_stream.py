@@ -80,6 +80,17 @@ def results(findings: list[Finding]) -> tuple[ScanResult, ScanResult]:
     return streamed, held
 
 
+SIMPLE = ("json", "csv", "ocsf", "asff", "junit")
+REFERENCE = {
+    "json": reference.json_text,
+    "csv": FORMATS["csv"],  # its rows were always written one at a time, now to a stream
+    "ocsf": reference.ocsf_text,
+    "asff": reference.asff_text,
+    "junit": reference.junit_text,
+    "html": reference.html_text,
+}
+
+
 def test_the_spill_yields_report_order_every_time_and_keeps_ties_as_judged() -> None:
     findings = generated(3000)
     stream = spilled(findings)
@@ -124,9 +135,10 @@ def test_an_empty_spill_is_an_empty_stream(tmp_path: Path) -> None:
     stream = store.seal()
     assert (list(stream), len(stream), bool(stream)) == ([], 0, False)
     assert list(stream.only(statuses={"FAIL"})) == []
-    streamed, held = results([])
-    for fmt in sorted(FORMATS):
-        assert FORMATS[fmt](streamed) == FORMATS[fmt](held), fmt
+    streamed, held = results([])  # scopes with nothing in them, and error scopes
+    for fmt, render in REFERENCE.items():
+        assert FORMATS[fmt](streamed) == render(held), fmt
+    assert table.format(streamed) == reference.table_text(held)
 
 
 def test_a_scope_buffer_spills_past_a_page_and_frees_its_file(
@@ -139,6 +151,9 @@ def test_a_scope_buffer_spills_past_a_page_and_frees_its_file(
         buffer.append(f)
     assert len(list(tmp_path.iterdir())) == 1  # 30 on disk, 5 in memory
     assert list(buffer) == findings == list(buffer)
+    buffer.close()  # the last 5 too
+    assert buffer._tail == []
+    assert list(buffer) == findings
     assert len(buffer) == 35
     store = Spill(str(tmp_path))
     store.add(buffer)
@@ -162,17 +177,6 @@ def test_error_scopes_keep_what_was_read_in_every_format() -> None:
     csv_text = FORMATS["csv"](streamed)
     assert "ERROR,instances: Throttling: slow down" in csv_text
     assert csv_text.count(f"{broken.account_id},{broken.region},AwsEc2Instance") > 0
-
-
-SIMPLE = ("json", "csv", "ocsf", "asff", "junit")
-REFERENCE = {
-    "json": reference.json_text,
-    "csv": FORMATS["csv"],  # its rows were always written one at a time, now to a stream
-    "ocsf": reference.ocsf_text,
-    "asff": reference.asff_text,
-    "junit": reference.junit_text,
-    "html": reference.html_text,
-}
 
 
 @pytest.mark.parametrize("fmt", sorted(REFERENCE))

@@ -50,6 +50,7 @@ def scan_scope(
         except AwsError as exc:
             text = _scope_error(factory, kind, exc, kinds)
             error = text if error is None else f"{error}; {text}"
+    findings.close()
     outcome = ScopeOutcome(scope.account_id, scope.region, error, dict(counts), skipped)
     return outcome, findings
 

@@ -40,15 +40,26 @@ class ScopeBuffer:
 
     def append(self, finding: Finding) -> None:
         self._tail.append(finding)
-        if self._directory is not None and len(self._tail) >= BATCH:
-            if self._path is None:
-                handle, name = tempfile.mkstemp(dir=self._directory, suffix=".scope")  # 0600
-                os.close(handle)
-                self._path = Path(name)
-            with self._path.open("ab") as out:
-                pickle.dump(self._tail, out, protocol=pickle.HIGHEST_PROTOCOL)
-            self._written += len(self._tail)
-            self._tail = []
+        if len(self._tail) >= BATCH:
+            self._flush()
+
+    def close(self) -> None:
+        """The scope is read: a finished scope waiting for the consumer holds no findings
+        in memory (scopes finish in any order; the consumer takes them in order)."""
+        if self._tail:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._directory is None:
+            return
+        if self._path is None:
+            handle, name = tempfile.mkstemp(dir=self._directory, suffix=".scope")  # 0600
+            os.close(handle)
+            self._path = Path(name)
+        with self._path.open("ab") as out:
+            pickle.dump(self._tail, out, protocol=pickle.HIGHEST_PROTOCOL)
+        self._written += len(self._tail)
+        self._tail = []
 
     def __len__(self) -> int:
         return self._written + len(self._tail)
@@ -56,8 +67,11 @@ class ScopeBuffer:
     def __iter__(self) -> Iterator[Finding]:
         if self._path is not None:
             with self._path.open("rb") as source:
-                for _ in range(0, self._written, BATCH):
-                    yield from pickle.load(source)
+                read = 0
+                while read < self._written:
+                    batch = pickle.load(source)
+                    read += len(batch)
+                    yield from batch
         yield from self._tail
 
     def discard(self) -> None:

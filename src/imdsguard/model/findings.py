@@ -73,6 +73,11 @@ class Findings(ABC):
 
     def __init__(self, tally: Mapping[TallyKey, int], selection: Selection = ALL) -> None:
         self._all_tally = tally
+        # By scope too: an organization has thousands of scopes, and a view of one (junit's
+        # suites, Security Hub's batches) must not count through all of them.
+        self._by_scope: dict[Scope, dict[TallyKey, int]] = {}
+        for key, n in tally.items():
+            self._by_scope.setdefault(Scope(key[0], key[1]), {})[key] = n
         self.selection = selection
 
     @abstractmethod
@@ -81,13 +86,12 @@ class Findings(ABC):
     @property
     def tally(self) -> dict[TallyKey, int]:
         """Counts per (account, Region, resource type, status) of what this view shows."""
-        return {k: n for k, n in self._all_tally.items() if n and self.selection.admits(*k)}
+        scope = self.selection.scope
+        counts = self._all_tally if scope is None else self._by_scope.get(scope, {})
+        return {k: n for k, n in counts.items() if n and self.selection.admits(*k)}
 
     def __len__(self) -> int:
         return sum(self.tally.values())
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
 
     def statuses(self) -> Counter[str]:
         counts: Counter[str] = Counter()

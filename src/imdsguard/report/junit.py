@@ -37,8 +37,9 @@ def _testcase(finding: Finding, framework: str | None) -> ET.Element:
 def _open_tag(element: ET.Element) -> str:
     """The start tag as ElementTree writes it (attribute values escape '>', so the first
     '>' ends it)."""
-    element.text = "-"
-    text = ET.tostring(element, "unicode")
+    shell = ET.Element(element.tag, element.attrib)
+    shell.text = "-"
+    text = ET.tostring(shell, "unicode")
     return text[: text.index(">") + 1]
 
 

@@ -23,7 +23,12 @@ from imdsguard.rules import compliance
 
 
 def json_text(result: ScanResult) -> str:
-    return json.dumps(json_report.document(result), indent=2, sort_keys=False) + "\n"
+    findings: list[JSONValue] = [
+        json_report.finding_json(f, result.framework) for f in result.findings
+    ]
+    document = {**json_report.head(result), "findings": findings}
+    document["summary"] = json_report.summary_json(result)
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
 def asff_text(result: ScanResult) -> str:

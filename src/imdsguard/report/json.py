@@ -54,7 +54,7 @@ def scope_json(outcome: ScopeOutcome) -> dict[str, JSONValue]:
     }
 
 
-def _head(result: ScanResult) -> dict[str, JSONValue]:
+def head(result: ScanResult) -> dict[str, JSONValue]:
     """The members before ``findings``, in document order."""
     return {
         "schema_version": SCHEMA_VERSION,
@@ -70,7 +70,7 @@ def _head(result: ScanResult) -> dict[str, JSONValue]:
     }
 
 
-def _summary(result: ScanResult) -> dict[str, JSONValue]:
+def summary_json(result: ScanResult) -> dict[str, JSONValue]:
     summary = result.summary
     return {
         "pass": summary.passed,
@@ -80,12 +80,6 @@ def _summary(result: ScanResult) -> dict[str, JSONValue]:
     }
 
 
-def document(result: ScanResult) -> dict[str, JSONValue]:
-    """The whole document in memory: for small results; ``write`` streams the same bytes."""
-    findings: list[JSONValue] = [finding_json(f, result.framework) for f in result.findings]
-    return {**_head(result), "findings": findings, "summary": _summary(result)}
-
-
 def _nested(value: JSONValue, level: int) -> str:
     """``value`` as json.dumps(indent=2) writes it ``level`` levels deep: its own lines
     shifted right (a JSON string never holds a raw newline, so every newline is layout)."""
@@ -93,10 +87,10 @@ def _nested(value: JSONValue, level: int) -> str:
 
 
 def write(result: ScanResult, out: TextIO) -> None:
-    """The document, one finding at a time; byte for byte what json.dumps(document, indent=2)
-    gives."""
+    """The document, one finding at a time: byte for byte what json.dumps(indent=2) gives
+    for the whole document held in memory."""
     out.write("{")
-    for key, value in _head(result).items():
+    for key, value in head(result).items():
         out.write(f"\n  {json.dumps(key)}: {_nested(value, 1)},")
     out.write('\n  "findings": [')
     separator = "\n    "
@@ -104,7 +98,7 @@ def write(result: ScanResult, out: TextIO) -> None:
         out.write(separator + _nested(finding_json(f, result.framework), 2))
         separator = ",\n    "
     out.write("]" if separator == "\n    " else "\n  ]")
-    out.write(f',\n  "summary": {_nested(_summary(result), 1)}\n}}\n')
+    out.write(f',\n  "summary": {_nested(summary_json(result), 1)}\n}}\n')
 
 
 def format(result: ScanResult) -> str:

@@ -5,6 +5,8 @@ memory, the rest appended in pickled batches to a file. When the scope is done, 
 scan's one consumer adds the buffer to the ``Spill``, a SQLite file; ``seal`` sorts it
 once into report order and returns the stream every report reads (``SpilledFindings``).
 
+Findings are pickled: every resource kind is a frozen dataclass, and pickle gives each one
+back exactly without a codec per kind. Only this process writes and reads the files.
 Everything lives in one private directory (``tempfile.mkdtemp``: mode 0700, under
 ``TMPDIR``), removed when the stream is no longer referenced, or at exit.
 """
@@ -144,7 +146,7 @@ class Spill:
 
     def rows(self, sql: str, params: list[object]) -> Iterator[Finding]:
         for (blob,) in self._conn.execute(sql, params):
-            yield pickle.loads(blob)
+            yield pickle.loads(blob)  # our own file (module docstring)
 
 
 class SpilledFindings(Findings):

@@ -29,8 +29,16 @@ def moto_process() -> Iterator[tuple[str, int]]:
     It is the same emulator as the demo and the tests (moto plus imdsguard's extensions
     for account IMDS defaults and AMI ImdsSupport), so a default all-kinds scan works.
     """
+    with server_process(["bench.moto_server"]) as server:
+        yield server
+
+
+@contextmanager
+def server_process(module_argv: Sequence[str]) -> Iterator[tuple[str, int]]:
+    """Yield (url, pid) of ``python -m MODULE ARGS...``, a server that prints its
+    http://127.0.0.1 URL as its first line; stop it on leaving."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.moto_server"],
+        [sys.executable, "-m", *module_argv],
         env=bench_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -40,7 +48,7 @@ def moto_process() -> Iterator[tuple[str, int]]:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError("the emulator did not start")
+            raise RuntimeError(f"{module_argv[0]} did not start")
         yield url, proc.pid
     finally:
         proc.terminate()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from imdsguard.model.findings import FindingList
 from imdsguard.model.kinds import ACCOUNT_DEFAULTS
 from imdsguard.model.launch import (
     AccountImdsDefaults,
@@ -41,7 +42,7 @@ def judged(*resources: Resource, strict_amis: bool = False, error: str | None = 
     options = EvaluationOptions(strict_amis=strict_amis)
     findings = tuple(f for r in resources if (f := evaluate(SCOPE, r, options)) is not None)
     scope = ScopeOutcome(SCOPE.account_id, SCOPE.region, error)
-    return ScanResult("t", NOW, (scope,), findings)
+    return ScanResult("t", NOW, (scope,), FindingList(findings))
 
 
 def items(scan: ScanResult, options: PlanOptions | None = None) -> list[Change | Hold]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Protocol
@@ -21,7 +21,8 @@ from imdsguard.errors import UsageError
 from imdsguard.model.scan import Finding, Scope, ScopeOutcome
 from imdsguard.options import EvaluationOptions, ExecutorOptions
 
-ScopeResult = tuple[ScopeOutcome, list[Finding]]
+# The findings: an in-memory or spilled buffer locally (spill.py), a list from Dask.
+ScopeResult = tuple[ScopeOutcome, Iterable[Finding]]
 # How the local pool reads one scope: scan.scan_scope with the run's factory and options.
 ReadScope = Callable[[AccountTarget, Scope], ScopeResult]
 

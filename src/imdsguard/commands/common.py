@@ -16,6 +16,8 @@ from imdsguard.report import FORMATS
 from imdsguard.rules.compliance import FRAMEWORKS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console, RenderableType
 
     from imdsguard.aws.session import SessionFactory
@@ -323,10 +325,15 @@ def scope_options(args: argparse.Namespace) -> ScopeOptions:
 
 
 def write_text(text: str, path: str | None) -> None:
-    """To stdout, or atomically to ``path``: a temporary file beside it, then a rename, so a
-    failed write leaves whatever was there before (an earlier report) intact."""
+    """To stdout, or atomically to ``path`` (see write_stream)."""
+    write_stream(lambda out: out.write(text), path)
+
+
+def write_stream(fill: Callable[[TextIO], object], path: str | None) -> None:
+    """``fill`` writes to stdout, or atomically to ``path``: a temporary file beside it, then a
+    rename, so a failed write leaves whatever was there before (an earlier report) intact."""
     if path is None:
-        sys.stdout.write(text)
+        fill(sys.stdout)
         return
     target = Path(path)
     try:
@@ -335,12 +342,15 @@ def write_text(text: str, path: str | None) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            fill(handle)
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _umask() -> int:

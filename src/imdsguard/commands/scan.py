@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from imdsguard.commands.common import (
     EXIT_CODES_HELP,
@@ -24,7 +25,7 @@ from imdsguard.commands.common import (
     scope_options,
     session_factory,
     shown_statuses,
-    write_text,
+    write_stream,
 )
 from imdsguard.errors import HistoryError, UsageError
 from imdsguard.model.scan import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, ScanResult
@@ -32,6 +33,8 @@ from imdsguard.options import AwsOptions, EvaluationOptions, ExecutorOptions, Sc
 
 if TYPE_CHECKING:
     from imdsguard.aws.session import SessionFactory
+
+Fill = Callable[[TextIO], None]
 
 HISTORY_HELP = """
 Every scan is stored in the history database (see `imdsguard history` and `diff`).
@@ -80,17 +83,19 @@ def _check_writable(path: str) -> None:
 def _only(result: ScanResult, statuses: frozenset[str] | None) -> ScanResult:
     if statuses is None:
         return result
-    return replace(result, findings=tuple(f for f in result.findings if f.status in statuses))
+    return replace(result, findings=result.findings.only(statuses=statuses))
 
 
-def _render(result: ScanResult, fmt: str, statuses: frozenset[str] | None) -> str:
-    from imdsguard.report import FORMATS
+def _writer(result: ScanResult, fmt: str, statuses: frozenset[str] | None) -> Fill:
+    """What writes the report, piece by piece (docs/reports.md#large-fleets)."""
+    from imdsguard.report import writer
 
     if fmt == "table":
-        from imdsguard.report.table import format as table_format
+        from imdsguard.report.table import write as table_write
 
-        return table_format(result, statuses=statuses)
-    return FORMATS[fmt](_only(result, statuses))
+        return lambda out: table_write(result, out, statuses=statuses)
+    shown, write = _only(result, statuses), writer(fmt)
+    return lambda out: write(shown, out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,7 @@ def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespa
         for fmt in formats:
             path = directory / f"imdsguard.{EXTENSIONS[fmt]}"
             try:
-                write_text(_render(result, fmt, shown_statuses(args, fmt)), str(path))
+                write_stream(_writer(result, fmt, shown_statuses(args, fmt)), str(path))
             except UsageError as exc:
                 # The other reports are still written: one full disk is not every report.
                 failures.append(str(exc))
@@ -128,7 +133,7 @@ def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespa
 
         console().print(renderable(result, statuses))
     else:
-        write_text(_render(result, fmt, statuses), args.output)
+        write_stream(_writer(result, fmt, statuses), args.output)
     return Written(f"{fmt} in {args.output}" if args.output else f"{fmt} on stdout", shown)
 
 

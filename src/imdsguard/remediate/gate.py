@@ -17,6 +17,7 @@ from imdsguard import __version__
 from imdsguard.aws.session import SessionFactory
 from imdsguard.collect.accounts import AccountTarget, account_access
 from imdsguard.errors import AwsError
+from imdsguard.model.findings import FindingList
 from imdsguard.model.remediation import Change, ChangeResult
 from imdsguard.model.scan import ScanResult
 from imdsguard.options import EvaluationOptions, PlanOptions
@@ -40,7 +41,7 @@ def not_ready(
         tool_version=__version__,
         generated_at=datetime.now(UTC),
         scopes=(outcome,),
-        findings=tuple(findings),
+        findings=FindingList(findings),
         kinds=kinds,
         evaluation={},
         partition=factory.identity().partition,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("scan", "remediation", "parse")
+BENCHES = ("scan", "remediation", "parse", "memory", "org", "dask")
 # Run only when named: peers installs other tools into throwaway virtualenvs.
 OPT_IN = ("peers",)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from imdsguard.demo.server import FAKE_ENV
 
@@ -26,8 +29,16 @@ def moto_process() -> Iterator[tuple[str, int]]:
     It is the same emulator as the demo and the tests (moto plus imdsguard's extensions
     for account IMDS defaults and AMI ImdsSupport), so a default all-kinds scan works.
     """
+    with server_process(["bench.moto_server"]) as server:
+        yield server
+
+
+@contextmanager
+def server_process(module_argv: Sequence[str]) -> Iterator[tuple[str, int]]:
+    """Yield (url, pid) of ``python -m MODULE ARGS...``, a server that prints its
+    http://127.0.0.1 URL as its first line; stop it on leaving."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.moto_server"],
+        [sys.executable, "-m", *module_argv],
         env=bench_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -37,7 +48,7 @@ def moto_process() -> Iterator[tuple[str, int]]:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError("the emulator did not start")
+            raise RuntimeError(f"{module_argv[0]} did not start")
         yield url, proc.pid
     finally:
         proc.terminate()
@@ -72,3 +83,10 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Run:
     cpu = usage.ru_utime + usage.ru_stime
     rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
     return Run(wall, cpu, rss_mb, proc.returncode)
+
+
+def save_results(name: str, results: dict[str, Any]) -> None:
+    """Keep a benchmark's figures in bench/results/NAME.json (not tracked by git)."""
+    out = Path("bench/results")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
 
-from bench.emulator import Run, bench_env, measure, moto_process, process_cpu_seconds
+from bench.emulator import Run, bench_env, measure, moto_process, process_cpu_seconds, save_results
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "sa-east-1")
 IMDSGUARD = [sys.executable, "-m", "imdsguard"]
@@ -124,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = run(args.repeat, args.instances)
     print(report(results))
-    out = Path("bench/results")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scan.json").write_text(json.dumps(results, indent=2) + "\n")
+    save_results("scan", results)
     return 0
 
 

@@ -6,6 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 from imdsguard.model.effective import EffectiveTokens
+from imdsguard.model.findings import FindingList
 from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.launch import (
     AccountImdsDefaults,
@@ -147,7 +148,7 @@ def sample_result() -> ScanResult:
         "0.1.0",
         GENERATED_AT,
         scopes,
-        findings,
+        FindingList(findings),
         kinds=RESOURCE_NAMES,
         evaluation=dataclasses.asdict(EvaluationOptions()),
     )

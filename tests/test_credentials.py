@@ -1,4 +1,4 @@
-"""Assumed-role credentials (aws/session.py): refreshed before they expire, one session per
+"""Assumed-role credentials (aws/session.py): refreshed before they expire, assumed once per
 account, and the --role-session-name / --duration-seconds options."""
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def test_a_refresh_that_fails_is_an_assume_role_scope_error(cli: Cli, proxy: Fau
     assert len(answered) > 1
 
 
-def test_an_account_is_assumed_once_and_gets_one_session(
+def test_an_account_is_assumed_once_and_adds_no_botocore_session(
     proxy: FaultProxy, proxied_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     created: list[botocore.session.Session] = []
@@ -137,7 +137,9 @@ def test_an_account_is_assumed_once_and_gets_one_session(
 
     assert [s.error for s in result.scopes] == [None, None, None]
     assert len(assume_role_requests(proxy)) == 1
-    assert len(created) == 1
+    # An entered account adds only its credentials: every client comes from the one
+    # base session, whose models and client classes it shares.
+    assert created == []
     caller = next(r.access_key for r in proxy.forwarded if r.action == "GetCallerIdentity")
     keys = {r.access_key for r in proxy.forwarded if r.service == "ec2"}
     assert len(keys) == 1

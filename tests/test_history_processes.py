@@ -52,10 +52,12 @@ def test_a_writer_killed_mid_scan_leaves_earlier_scans_intact(tmp_path: Path) ->
     with open_history(db, create=False) as history:
         assert sorted(i for i, _ in history.list_scans()) == earlier
         for scan_id in earlier:
-            assert history.load(scan_id).findings == rows.findings
+            assert history.load(scan_id).findings == tuple(rows.findings)
         assert history.save(rows) > earlier[-1]  # and it still takes writes
     conn = sqlite3.connect(db)
-    assert conn.execute("SELECT count(*) FROM findings").fetchone() == (3 * len(rows.findings),)
+    assert conn.execute("SELECT count(*) FROM findings").fetchone() == (
+        3 * len(list(rows.findings)),
+    )
     conn.close()
 
 

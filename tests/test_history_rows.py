@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from imdsguard.history.rows import FindingRow, ScopeRow, scan_rows, scope_description
+from imdsguard.model.findings import FindingList
 from imdsguard.model.scan import (
     Finding,
     HttpTokens,
@@ -42,9 +43,11 @@ RESULT = ScanResult(
         ScopeOutcome(SCOPE.account_id, SCOPE.region, None, {"AwsEc2Instance": 2}, skipped=1),
         ScopeOutcome("222222222222", "*", "AccessDenied on AssumeRole: no"),
     ),
-    findings=(
-        Finding(SCOPE, instance("i-1", "required"), "PASS", "tokens-required"),
-        Finding(SCOPE, instance("i-2", "optional"), "FAIL", "tokens-optional"),
+    findings=FindingList(
+        (
+            Finding(SCOPE, instance("i-1", "required"), "PASS", "tokens-required"),
+            Finding(SCOPE, instance("i-2", "optional"), "FAIL", "tokens-optional"),
+        )
     ),
 )
 
@@ -65,7 +68,7 @@ def test_scope_rows_keep_errors_counts_and_skips() -> None:
 
 
 def test_finding_rows_keep_the_verdict_and_the_evidence_apart() -> None:
-    rows = scan_rows(RESULT, "").findings
+    rows = list(scan_rows(RESULT, "").findings)
     assert [r.key for r in rows] == [
         ("111111111111", "eu-west-1", "AwsEc2Instance", "i-1"),
         ("111111111111", "eu-west-1", "AwsEc2Instance", "i-2"),
@@ -73,7 +76,7 @@ def test_finding_rows_keep_the_verdict_and_the_evidence_apart() -> None:
     fail: FindingRow = rows[1]
     assert (fail.name, fail.status, fail.reason) == ("web", "FAIL", "tokens-optional")
     evidence = json.loads(fail.evidence)
-    assert evidence == RESULT.findings[1].resource.evidence()
+    assert evidence == list(RESULT.findings)[1].resource.evidence()
     assert evidence["launch_time"] == "2026-01-02T03:04:05+00:00"
 
 

@@ -26,7 +26,7 @@ def test_a_saved_scan_reads_back_unchanged(tmp_path: Path) -> None:
         scan_id,
         rows.scan,
         rows.scopes,
-        rows.findings,
+        tuple(rows.findings),
     )
 
 
@@ -145,9 +145,11 @@ def test_a_failed_write_stores_nothing(tmp_path: Path) -> None:
             history.insert_scan(rows.scan, rows.scopes, findings_then_failure())
         assert [i for i, _ in history.list_scans()] == [first]
         second = history.save(rows)
-        assert len(history.load(second).findings) == len(rows.findings)
+        assert len(history.load(second).findings) == len(list(rows.findings))
     conn = sqlite3.connect(tmp_path / "h.sqlite3")
-    assert conn.execute("SELECT count(*) FROM findings").fetchone() == (2 * len(rows.findings),)
+    assert conn.execute("SELECT count(*) FROM findings").fetchone() == (
+        2 * len(list(rows.findings)),
+    )
     conn.close()
 
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from imdsguard.model.findings import FindingList
+from imdsguard.model.launch import AccountImdsDefaults
 from imdsguard.model.remediation import Change, Hold, Usage
 from imdsguard.model.scan import (
     Finding,
@@ -54,7 +56,7 @@ def plan_one(
     options: PlanOptions | None = None,
     images: dict[str, str] | None = None,
 ) -> Change | Hold | None:
-    scan = ScanResult("t", SEEN, (), (finding(inst),))
+    scan = ScanResult("t", SEEN, (), FindingList((finding(inst),)))
     usages = {} if usage is None else {(SCOPE, inst.instance_id): usage}
     plan = build_plan(scan, Evidence(usages, images or {}), options or PlanOptions(), SEEN)
     items: list[Change | Hold] = [*plan.changes, *plan.held, *plan.exempt]
@@ -143,7 +145,7 @@ def test_container_signal_names_its_reason() -> None:
 
 
 def test_scope_errors_from_scan_and_evidence_make_the_plan_incomplete() -> None:
-    scan = ScanResult("t", SEEN, (ScopeOutcome("1", "us-east-1", error="denied"),), ())
+    scan = ScanResult("t", SEEN, (ScopeOutcome("1", "us-east-1", error="denied"),), FindingList())
     evidence = Evidence({}, {}, ((SCOPE, "evidence: AccessDenied"),))
     plan = build_plan(scan, evidence, PlanOptions(), SEEN)
     assert plan.scope_errors == (
@@ -155,11 +157,14 @@ def test_scope_errors_from_scan_and_evidence_make_the_plan_incomplete() -> None:
 
 def test_exit_code_is_1_with_holds_and_0_without() -> None:
     held = build_plan(
-        ScanResult("t", SEEN, (), (finding(instance()),)), Evidence({}, {}), PlanOptions(), SEEN
+        ScanResult("t", SEEN, (), FindingList((finding(instance()),))),
+        Evidence({}, {}),
+        PlanOptions(),
+        SEEN,
     )
     assert held.exit_code() == 1
     clean = build_plan(
-        ScanResult("t", SEEN, (), (finding(instance()),)),
+        ScanResult("t", SEEN, (), FindingList((finding(instance()),))),
         Evidence({(SCOPE, "i-1"): CLEAN}, {}),
         PlanOptions(),
         SEEN,
@@ -184,7 +189,39 @@ def test_plan_options_reject_out_of_range(kwargs: dict[str, int], message: str) 
 
 
 def test_the_caller_dates_the_plan_so_planning_stays_pure() -> None:
-    scan = ScanResult("t", SEEN, (), (finding(instance()),))
+    scan = ScanResult("t", SEEN, (), FindingList((finding(instance()),)))
     plan = build_plan(scan, Evidence({(SCOPE, "i-1"): CLEAN}, {}), PlanOptions(), SEEN)
     assert plan.created_at == SEEN
     assert plan == build_plan(scan, Evidence({(SCOPE, "i-1"): CLEAN}, {}), PlanOptions(), SEEN)
+
+
+def _enforcing(usage: Usage, options: PlanOptions) -> tuple[list[str], list[str]]:
+    """The account default's planned fields and the enforce holds, over one instance."""
+    defaults = AccountImdsDefaults("eu-west-1", http_tokens="required")
+    judged = (finding(instance()), Finding(SCOPE, defaults, "PASS", "tokens-required"))
+    scan = ScanResult("t", SEEN, (), FindingList(judged))
+    plan = build_plan(scan, Evidence({(SCOPE, "i-1"): usage}, {}), options, SEEN)
+    after = [str(k) for c in plan.changes if c.kind == "account-defaults" for k in c.state["after"]]  # type: ignore[union-attr]
+    why = [str(h.detail["why"]) for h in plan.held if h.reason == "enforce-not-ready"]
+    return after, why
+
+
+@pytest.mark.parametrize(
+    ("usage", "options", "expected"),
+    [
+        # The plan changes the only failing instance: enforcement is its Region's last step.
+        (CLEAN, PlanOptions(enforce=True), (["HttpTokensEnforced"], [])),
+        (IN_USE, PlanOptions(enforce=True, include_in_use=True), (["HttpTokensEnforced"], [])),
+        # Held or exempt: it would still allow IMDSv1 when enforcement came.
+        (IN_USE, PlanOptions(enforce=True), ([], ["still allow IMDSv1: 1 instance(s) (i-1)"])),
+        (
+            CLEAN,
+            PlanOptions(enforce=True, exclude_ids=frozenset({"i-1"})),
+            ([], ["still allow IMDSv1: 1 instance(s) (i-1)"]),
+        ),
+    ],
+)
+def test_enforcement_is_planned_where_the_plan_fixes_every_failing_instance(
+    usage: Usage, options: PlanOptions, expected: tuple[list[str], list[str]]
+) -> None:
+    assert _enforcing(usage, options) == expected

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from imdsguard.model.findings import FindingList
 from imdsguard.model.kinds import ACCOUNT_DEFAULTS
 from imdsguard.model.launch import (
     AccountImdsDefaults,
@@ -41,7 +42,7 @@ def judged(*resources: Resource, strict_amis: bool = False, error: str | None = 
     options = EvaluationOptions(strict_amis=strict_amis)
     findings = tuple(f for r in resources if (f := evaluate(SCOPE, r, options)) is not None)
     scope = ScopeOutcome(SCOPE.account_id, SCOPE.region, error)
-    return ScanResult("t", NOW, (scope,), findings)
+    return ScanResult("t", NOW, (scope,), FindingList(findings))
 
 
 def items(scan: ScanResult, options: PlanOptions | None = None) -> list[Change | Hold]:
@@ -278,14 +279,24 @@ READY_LT = lt("web", 1, (REQUIRED, ()))
 READY_GROUP = AutoScalingGroup(
     "web-asg", (source("launch-template", "lt-1", "$Default", "required"),)
 )
+# Launches lt-1's $Default, which allows IMDSv1 until the plan fixes lt-1.
+FIXED_GROUP = AutoScalingGroup(
+    "web-asg", (source("launch-template", "lt-1", "$Default", "optional"),)
+)
 
 
 @pytest.mark.parametrize(
     ("resources", "why"),
     [
         # Enforcement makes IMDSv1 launches fail: every launch setting must pass first,
-        # even a template this same plan changes (re-plan --enforce once it is fixed).
-        ((lt("web", 1, (OPTIONAL, ())),), "1 launch template(s) (lt-1)"),
+        # or be one this same plan fixes (enforcement runs after it, as the final step).
+        ((lt("web", 1, (OPTIONAL, ())),), None),
+        ((lt("web", 1, (OPTIONAL, ())), FIXED_GROUP), None),
+        # The plan fixes the default, but the version a group pins still allows IMDSv1.
+        (
+            (lt("web", 1, (OPTIONAL, ()), (OPTIONAL, ("batch-asg",))),),
+            "1 launch template(s) (lt-1)",
+        ),
         ((PINNED_LT,), "1 launch template(s) (lt-1)"),
         ((OLD_LC,), "1 launch configuration(s) (old-lc)"),
         ((LC_GROUP,), "1 Auto Scaling group(s) (legacy-asg)"),
@@ -305,7 +316,8 @@ def test_enforcement_waits_for_every_launch_setting(
     holds = [str(h.detail["why"]) for h in plan.held if h.reason == "enforce-not-ready"]
     if why is None:
         assert holds == []
-        assert [c.state["after"] for c in plan.changes] == [{"HttpTokensEnforced": "enabled"}]
+        defaults = [c for c in plan.changes if c.kind == ACCOUNT_DEFAULTS.plan_kind]
+        assert [c.state["after"] for c in defaults] == [{"HttpTokensEnforced": "enabled"}]
     else:
         assert holds == [f"still allow IMDSv1: {why}"]
         assert [c for c in plan.changes if c.kind == ACCOUNT_DEFAULTS.plan_kind] == []

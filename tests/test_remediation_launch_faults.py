@@ -152,7 +152,7 @@ def test_enforce_only_where_every_instance_passes(
     assert (level["HttpTokens"], level.get("HttpTokensEnforced")) == ("required", None)
 
 
-def test_enforce_waits_for_launch_templates_even_those_the_plan_fixes(
+def test_enforce_after_the_launch_template_the_same_plan_fixes(
     factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
 ) -> None:
     seed(factory, REGION, Group("ready", 2, tokens="required"))
@@ -161,25 +161,25 @@ def test_enforce_waits_for_launch_templates_even_those_the_plan_fixes(
     plan = tmp_path / "plan.json"
     common = ("--endpoint-url", moto_url, "--regions", REGION)
     planned = cli("plan", *common, "--enforce", "--output", str(plan))
-    assert planned.code == 1
+    assert planned.code == 0, planned.out + planned.err
     doc = json.loads(plan.read_text())
-    [gate] = [h for h in doc["held"] if h["reason"] == "enforce-not-ready"]
-    assert gate["detail"]["why"] == f"still allow IMDSv1: 1 launch template(s) ({template_id})"
-    [tokens] = [c["state"]["after"] for c in doc["changes"] if c["kind"] == "account-defaults"]
-    assert tokens == {"HttpTokens": "required"}  # tokens now, enforcement once it is ready
+    assert doc["held"] == []
+    [both] = [c["state"]["after"] for c in doc["changes"] if c["kind"] == "account-defaults"]
+    assert both == {"HttpTokens": "required", "HttpTokensEnforced": "enabled"}
     assert [c["resource_id"] for c in doc["changes"] if c["kind"] == "launch-template"] == [
         template_id
     ]
+    # The plan table lists the template first and the enforcement last.
+    rows = [line.lstrip() for line in planned.out.splitlines() if "last in Region" in line]
+    assert [row.split()[0] for row in rows] == ["5", "6"], planned.out
+    assert template_id in rows[0]
 
-    applied = cli("apply", str(plan), *common[:2], "--journal", str(tmp_path / "j.jsonl"))
-    assert applied.code == 1, applied.out + applied.err  # the held enforcement
-    assert "HttpTokensEnforced" not in defaults(ec2)
-
-    # The template is fixed now: planning --enforce again enforces.
-    replanned = cli("plan", *common, "--enforce", "--output", str(plan))
-    assert replanned.code == 0, replanned.out
-    changes = json.loads(plan.read_text())["changes"]
-    assert [c["state"]["after"] for c in changes] == [{"HttpTokensEnforced": "enabled"}]
+    journal = tmp_path / "j.jsonl"
+    applied = cli("apply", str(plan), *common[:2], "--journal", str(journal))
+    assert applied.code == 0, applied.out + applied.err
+    assert defaults(ec2)["HttpTokensEnforced"] == "enabled"
+    keys = [r["key"] for r in journal_records(journal) if r["type"] == "outcome"]
+    assert [k.split("/")[2] for k in keys] == ["launch-template", "account-defaults"]
 
 
 # The emulator always answers ManagedBy=account (moto has no declarative policies, see

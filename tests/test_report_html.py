@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from imdsguard.model.findings import FindingList
 from imdsguard.model.scan import Finding, ScanResult, Scope, ScopeOutcome
 from imdsguard.report import fixes, html
 from tests.cdp import Browser, chromium_or_skip
@@ -41,7 +42,7 @@ def test_html_escapes_user_data() -> None:
 
 
 def _with(result: ScanResult, *extra: Finding) -> ScanResult:
-    return dataclasses.replace(result, findings=result.findings + extra)
+    return dataclasses.replace(result, findings=FindingList((*result.findings, *extra)))
 
 
 def test_embedded_json_cannot_end_its_script_element() -> None:
@@ -73,7 +74,7 @@ def test_scope_errors_name_each_failed_kind_and_why() -> None:
     )
     scope = Scope(A, "eu-west-1")
     read = [judged(scope, instance("i-1", "required")), judged(scope, launch_template())]
-    failed = html.failures(ScopeOutcome(A, "eu-west-1", error), read)
+    failed = html.failures(ScopeOutcome(A, "eu-west-1", error), FindingList(read))
     assert [(f.kinds, f.why) for f in failed] == [
         ("instances", "UnauthorizedOperation on DescribeInstances: denied"),
         (
@@ -82,7 +83,9 @@ def test_scope_errors_name_each_failed_kind_and_why() -> None:
         ),
     ]
     assert {f.known for f in failed} == {"2 finding(s) of the other kinds are shown"}
-    whole = html.failures(ScopeOutcome(A, "ap-south-1", "OptInRequired: not enabled"), read)
+    whole = html.failures(
+        ScopeOutcome(A, "ap-south-1", "OptInRequired: not enabled"), FindingList(read)
+    )
     assert [(f.kinds, f.known) for f in whole] == [("every kind", "nothing was read here")]
 
 
@@ -256,7 +259,7 @@ def large_result(count: int) -> ScanResult:
     scopes = tuple(
         ScopeOutcome(a, r, counts={"AwsEc2Instance": 1}) for a in accounts for r in regions
     )
-    return dataclasses.replace(sample_result(), scopes=scopes, findings=findings)
+    return dataclasses.replace(sample_result(), scopes=scopes, findings=FindingList(findings))
 
 
 def test_five_thousand_findings_load_fast_and_filter_fast(

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from imdsguard.model.findings import FindingList
 from imdsguard.model.scan import Finding, Instance, MetadataOptions, Scope
 from imdsguard.report import table
 from tests.sample import sample_result
@@ -43,7 +44,8 @@ def test_names_that_look_like_rich_markup_are_printed_not_parsed() -> None:
     result = sample_result()
     inst = Instance("i-0markup", "running", MetadataOptions(), name="db [/prod] [red]x[/red]")
     marked = replace(
-        result, findings=(*result.findings, Finding(SCOPE, inst, "FAIL", "tokens-optional"))
+        result,
+        findings=FindingList((*result.findings, Finding(SCOPE, inst, "FAIL", "tokens-optional"))),
     )
     text = table.format(marked, width=400)
     assert "db [/prod] [red]x[/red]" in text

@@ -16,6 +16,7 @@ import pytest
 import xmlschema
 from botocore.validate import ParamValidator
 
+from imdsguard.model.findings import FindingList
 from imdsguard.model.kinds import RESOURCE_NAMES
 from imdsguard.model.scan import Finding, Instance, MetadataOptions
 from imdsguard.report import asff, junit, ocsf
@@ -144,7 +145,7 @@ def test_csv_round_trips_embedded_commas_quotes_and_newlines() -> None:
     assert names == [f.name or "" for f in result.findings]
     assert 'legacy, "v1"\nbatch [/prod]' in names
     assert [r["status"] for r in rows[len(result.findings) :]] == ["ERROR", "ERROR"]
-    assert json.loads(rows[0]["evidence"]) == result.findings[0].resource.evidence()
+    assert json.loads(rows[0]["evidence"]) == next(iter(result.findings)).resource.evidence()
 
 
 def test_csv_uses_crlf_record_ends_and_quotes_only_where_needed() -> None:
@@ -199,9 +200,9 @@ def test_junit_stays_well_formed_with_control_characters_in_names(
     # EC2 tags may hold ESC or NUL; XML 1.0 forbids them and CI would reject the file.
     result = sample_result()
     inst = Instance("i-0ctrl", "running", MetadataOptions(), name="bad\x1b[0m\x00name")
-    scope = result.findings[0].scope
+    scope = next(iter(result.findings)).scope
     extra = Finding(scope, inst, "FAIL", "tokens-optional")
-    text = junit.format(replace(result, findings=(*result.findings, extra)))
+    text = junit.format(replace(result, findings=FindingList((*result.findings, extra))))
     ET.fromstring(text.encode())  # well-formed
     junit_xsd.validate(text)
     assert "bad\ufffd[0m\ufffdname" in text

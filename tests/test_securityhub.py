@@ -134,7 +134,7 @@ def test_refused_findings_are_returned_one_line_each(factory: SessionFactory) ->
     # moto accepts every finding that has Resources, so it never answers FailedFindings
     # for ours; Stubber stands in for Security Hub's partial refusal.
     client = factory.securityhub(None, "eu-west-1")
-    finding = asff.findings(sample_result())[0]
+    finding = next(asff.findings(sample_result()))
     with Stubber(client) as stub:
         stub.add_response(
             "batch_import_findings",

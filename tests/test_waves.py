@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from imdsguard.model.remediation import Change
 from imdsguard.model.scan import JSONValue, MetadataOptions, Scope
-from imdsguard.remediate.waves import (
+from imdsguard.plan.waves import (
     Step,
     order_labels,
     parse_wave_by,
@@ -91,6 +93,10 @@ def test_default_order_least_risk_first_one_canary_per_group() -> None:
     assert labels[changes[1].key] == "3 canary of web"
     assert labels[changes[2].key] == "4 rest"
     assert labels[changes[-1].key] == "6 last in Region: account default"
+    enforcing = replace(defaults(), state={"after": {"HttpTokensEnforced": "enabled"}})
+    assert order_labels([enforcing])[enforcing.key] == (
+        "6 last in Region: account default and enforcement"
+    )
 
 
 def test_waves_are_cumulative_and_what_no_wave_reaches_is_a_last_wave() -> None:

@@ -217,7 +217,7 @@ ON_BREAKAGE: tuple[OnBreakage, ...] = ("rollback", "halt")
 @dataclass(frozen=True, slots=True)
 class RolloutOptions:
     """A staged rollout (docs/rollout.md): the waves as given (``--waves`` or
-    ``--wave-by``, checked by remediate/waves.py), the soak, and what halts it."""
+    ``--wave-by``, checked by plan/waves.py), the soak, and what halts it."""
 
     waves: str | None = None
     wave_by: str | None = None
@@ -233,3 +233,26 @@ class RolloutOptions:
             raise UsageError("--soak must be 0 or more and --poll-interval more than 0")
         if self.on_breakage not in ON_BREAKAGE:
             raise UsageError(f"--on-breakage must be one of {', '.join(ON_BREAKAGE)}")
+
+
+ExecutorName = Literal["local", "dask"]
+# The scheduler address schemes Dask's comms speak; anything else is a typo.
+SCHEDULER = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorOptions:
+    """Where scopes run: this process's thread pool, or a Dask cluster
+    (docs/organization-scale.md#dask). ``scheduler`` None with dask: a LocalCluster here."""
+
+    name: ExecutorName = "local"
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.scheduler is not None and self.name != "dask":
+            raise UsageError("--scheduler needs --executor dask")
+        if self.scheduler is not None and not SCHEDULER.match(self.scheduler):
+            raise UsageError(
+                f"bad --scheduler {redact(self.scheduler)!r}: expected tls://host:port "
+                "(or tcp:// on a trusted network)"
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from imdsguard.aws.securityhub import import_findings
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.collect.accounts import account_access
 from imdsguard.errors import AwsError
-from imdsguard.model.scan import ScanResult
+from imdsguard.model.scan import ScanResult, Scope
 from imdsguard.options import ScopeOptions
 from imdsguard.report import asff
 
@@ -25,14 +26,23 @@ class Publication:
 
 
 def publish(factory: SessionFactory, result: ScanResult, scopes: ScopeOptions) -> Publication:
-    """Import every finding (scope errors included)."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for doc in asff.findings(result, home_region=factory.default_region()):
-        groups[(str(doc["AwsAccountId"]), str(doc["Region"]))].append(doc)
+    """Import every finding (scope errors included), one scope's at a time from the stream."""
+    home = factory.default_region()
+    errors: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for outcome in result.scope_errors:
+        doc = asff.scope_error_asff(result, outcome, home)
+        errors[(str(doc["AwsAccountId"]), str(doc["Region"]))].append(doc)
+    sizes = {key: sum(counts.values()) for key, counts in result.findings.per_scope().items()}
     problems: list[str] = []
-    imported = 0
+    imported = sent = 0
     entered: dict[str, AccountAccess] = {}
-    for (account, region), docs in sorted(groups.items()):
+    for account, region in sorted({*sizes, *errors}):
+        count = sizes.get((account, region), 0) + len(errors[(account, region)])
+        sent += count
+        found = result.findings.only(scope=Scope(account, region))
+        docs = itertools.chain(
+            (asff.finding_asff(result, f) for f in found), errors[(account, region)]
+        )
         try:
             if account not in entered:
                 # A custom integration may only import findings for the calling account, so
@@ -44,9 +54,8 @@ def publish(factory: SessionFactory, result: ScanResult, scopes: ScopeOptions) -
             client = factory.securityhub(entered[account], region)
             refused = import_findings(client, docs)
         except AwsError as exc:
-            problems.append(f"{account} {region}: {len(docs)} finding(s) not imported: {exc}")
+            problems.append(f"{account} {region}: {count} finding(s) not imported: {exc}")
             continue
-        imported += len(docs) - len(refused)
+        imported += count - len(refused)
         problems += [f"{account} {region}: refused {line}" for line in refused]
-    sent = sum(len(docs) for docs in groups.values())
     return Publication(sent, imported, tuple(problems))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from imdsguard import __version__, rules
@@ -13,10 +13,13 @@ from imdsguard.aws.session import SessionFactory
 from imdsguard.collect.accounts import AccountTarget, enter_account, resolve_accounts
 from imdsguard.collect.resources import collection_plan
 from imdsguard.errors import AwsError
+from imdsguard.executor import ScopeResult, open_scopes
+from imdsguard.model.findings import Findings
 from imdsguard.model.kinds import RESOURCE_NAMES
-from imdsguard.model.scan import ALL_REGIONS, Finding, ScanResult, Scope, ScopeOutcome
-from imdsguard.options import EvaluationOptions, ScopeOptions
+from imdsguard.model.scan import ALL_REGIONS, ScanResult, Scope, ScopeOutcome
+from imdsguard.options import EvaluationOptions, ExecutorOptions, ScopeOptions
 from imdsguard.progress import ProgressSink, Silent
+from imdsguard.spill import ScopeBuffer, Spill
 
 
 def scan_scope(
@@ -25,9 +28,14 @@ def scan_scope(
     scope: Scope,
     kinds: Sequence[str],
     evaluation: EvaluationOptions,
-) -> tuple[ScopeOutcome, list[Finding]]:
-    """Read one scope completely, or report it as an error (keeping what was read)."""
-    findings: list[Finding] = []
+    *,
+    findings: ScopeBuffer | None = None,
+) -> tuple[ScopeOutcome, ScopeBuffer]:
+    """Read one scope completely, or report it as an error (keeping what was read).
+
+    The findings go to ``findings`` (in memory if not given) as they are judged.
+    """
+    findings = ScopeBuffer() if findings is None else findings
     counts: Counter[str] = Counter()
     skipped = 0
     error: str | None = None
@@ -43,6 +51,7 @@ def scan_scope(
         except AwsError as exc:
             text = _scope_error(factory, kind, exc, kinds)
             error = text if error is None else f"{error}; {text}"
+    findings.close()
     outcome = ScopeOutcome(scope.account_id, scope.region, error, dict(counts), skipped)
     return outcome, findings
 
@@ -71,11 +80,18 @@ def run_scan(
     evaluation: EvaluationOptions,
     kinds: Sequence[str] = ("instances",),
     progress: ProgressSink | None = None,
+    *,
+    executor: ExecutorOptions | None = None,
 ) -> ScanResult:
-    """Scan every scope; failures become ScopeOutcome errors, never silence."""
+    """Scan every scope; failures become ScopeOutcome errors, never silence.
+
+    Accounts are entered and their Regions listed here, in the local pool, whatever the
+    ``executor``: an account that cannot be entered is reported as it always is, and only
+    readable scopes become tasks (docs/organization-scale.md#dask).
+    """
     progress = progress or Silent()
     outcomes: list[ScopeOutcome] = []
-    findings: list[Finding] = []
+    spill = Spill()
     try:
         accounts = resolve_accounts(factory, scope_options)
     except AwsError as exc:
@@ -84,9 +100,24 @@ def run_scan(
         outcomes.append(ScopeOutcome(caller, ALL_REGIONS, f"cannot list accounts: {exc}"))
         accounts = []
     progress.add_total(len(accounts))
-    with ThreadPoolExecutor(max_workers=scope_options.max_workers) as pool:
+
+    def read(target: AccountTarget, scope: Scope) -> ScopeResult:
+        # Locally each scope's findings go straight to a buffer in the spill's directory.
+        return scan_scope(factory, target, scope, kinds, evaluation, findings=spill.buffer())
+
+    with (
+        ThreadPoolExecutor(max_workers=scope_options.max_workers) as pool,
+        open_scopes(
+            executor or ExecutorOptions(),
+            pool,
+            read=read,
+            settings=factory.settings,
+            kinds=kinds,
+            evaluation=evaluation,
+            workers=scope_options.max_workers,
+        ) as scopes,
+    ):
         entering = [pool.submit(enter_account, factory, a, scope_options) for a in accounts]
-        pending: list[Future[tuple[ScopeOutcome, list[Finding]]]] = []
         for future in entering:
             target = future.result()
             progress.advance()
@@ -94,32 +125,30 @@ def run_scan(
                 outcomes.append(ScopeOutcome(target.account_id, ALL_REGIONS, target.error))
                 continue
             outcomes.extend(ScopeOutcome(target.account_id, r, e) for r, e in target.region_errors)
-            scopes = target.scopes()
-            progress.add_total(len(scopes))
-            pending.extend(
-                pool.submit(scan_scope, factory, target, s, kinds, evaluation) for s in scopes
-            )
-        for done in pending:
-            outcome, scope_findings = done.result()
+            target_scopes = target.scopes()
+            progress.add_total(len(target_scopes))
+            for scope in target_scopes:
+                scopes.submit(target, scope)
+        for outcome, scope_findings in scopes.completed():
             outcomes.append(outcome)
-            findings.extend(scope_findings)
+            # The one consumer: a finished scope's findings leave memory for the spill.
+            spill.add(scope_findings)
             progress.advance()
-    return _result(outcomes, findings, kinds, evaluation, factory.identity().partition)
+    return _result(outcomes, spill.seal(), kinds, evaluation, factory.identity().partition)
 
 
 def _result(
     outcomes: list[ScopeOutcome],
-    findings: list[Finding],
+    findings: Findings,
     kinds: Sequence[str],
     evaluation: EvaluationOptions,
     partition: str,
 ) -> ScanResult:
-    findings.sort(key=lambda f: (f.scope, f.resource_type, f.resource_id))
     return ScanResult(
         tool_version=__version__,
         generated_at=datetime.now(UTC),
         scopes=tuple(sorted(outcomes, key=lambda o: (o.account_id, o.region))),
-        findings=tuple(findings),
+        findings=findings,
         # What was read and how it was judged: history and reports must not guess.
         kinds=tuple(k for k in RESOURCE_NAMES if k in kinds),
         evaluation=dataclasses.asdict(evaluation),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from imdsguard.aws.errors import aws_errors
@@ -15,12 +16,14 @@ if TYPE_CHECKING:
 BATCH_SIZE = 100
 
 
-def batches(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def batches(items: Iterable[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
+    """Consecutive lists of at most ``size`` items; ``items`` may be a stream."""
+    source = iter(items)
+    while batch := list(itertools.islice(source, size)):
+        yield batch
 
 
-def import_findings(client: SecurityHubClient, findings: Sequence[dict[str, Any]]) -> list[str]:
+def import_findings(client: SecurityHubClient, findings: Iterable[dict[str, Any]]) -> list[str]:
     """Import every finding; return one line per finding Security Hub refused.
 
     A refused finding does not fail the call (FailedCount), so it is reported, not raised.
@@ -29,7 +32,7 @@ def import_findings(client: SecurityHubClient, findings: Sequence[dict[str, Any]
     refused: list[str] = []
     for batch in batches(findings):
         with aws_errors("BatchImportFindings"):
-            reply = client.batch_import_findings(Findings=list(batch))
+            reply = client.batch_import_findings(Findings=batch)
         failed = reply.get("FailedFindings", [])
         refused += [
             f"{f.get('Id', '?')}: {f.get('ErrorCode', '?')} {f.get('ErrorMessage', '')}".strip()

@@ -10,16 +10,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
 from botocore.config import Config
-from botocore.credentials import (
-    AssumeRoleCredentialFetcher,
-    CredentialProvider,
-    CredentialResolver,
-    RefreshableCredentials,
-)
+from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredentials
 from botocore.exceptions import BotoCoreError
 
 from imdsguard import __version__
 from imdsguard.aws import instance_pages, replies
+from imdsguard.aws.clients import ClientMaker
 from imdsguard.aws.errors import BOTO_FAILURES, aws_errors, translate
 from imdsguard.errors import UsageError
 
@@ -42,10 +38,8 @@ CLIENT_CACHE_SIZE = 24
 # (docs/aws-behaviour.md#credentials).
 ADVISORY_REFRESH_SECONDS = 5 * 60
 MANDATORY_REFRESH_SECONDS = 2 * 60
-# The base session's components an account's session borrows, so models and endpoint data
-# are loaded, the builtin event handlers registered and the profile's settings read once,
-# and every client parses DescribeInstances pages alike (aws/instance_pages.py).
-SHARED_COMPONENTS = ("data_loader", "event_emitter", "config_store", "response_parser_factory")
+# botocore's name for how assumed-role credentials were obtained.
+ASSUME_ROLE_METHOD = "assume-role"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +56,8 @@ class Identity:
 class AccountAccess:
     """How to call one account: the caller's own credentials, or a role assumed in it.
 
-    It holds no keys: an assumed role's live in the account's botocore session, which
-    refreshes them, so they cannot reach an output. ``role_arn`` is ``None`` for the
+    It holds no keys: an assumed role's live in the factory, which refreshes them, so they
+    cannot reach an output. ``role_arn`` is ``None`` for the
     caller's own credentials; ``SessionFactory.assume`` makes the others.
     """
 
@@ -72,28 +66,27 @@ class AccountAccess:
     external_id: str | None = None
 
 
-class _AssumedRole(CredentialProvider):
-    """A credential chain of one link: the account's refreshable AssumeRole credentials."""
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """What a SessionFactory is made from, and all a Dask worker is sent to make its own
+    (docs/organization-scale.md#dask): names and numbers, never credentials; each worker
+    reads its base credentials from its own environment."""
 
-    METHOD = "assume-role"
-    # botocore reserves names without the custom- prefix for its own providers.
-    CANONICAL_NAME = "custom-imdsguard-assume-role"
-
-    def __init__(self, credentials: RefreshableCredentials) -> None:
-        super().__init__()
-        self._credentials = credentials
-
-    def load(self) -> RefreshableCredentials:
-        return self._credentials
+    profile: str | None = None
+    endpoint_url: str | None = None
+    max_attempts: int = 8
+    role_session_name: str = "imdsguard"
+    duration_seconds: int | None = None
 
 
 class SessionFactory:
     """Hands out clients that share one botocore session's models and one Config.
 
-    A fresh botocore session costs ~0.3 s of CPU to load its models; a client from a
-    session that has them ~20 ms, so every account shares the base session's models: an
-    entered account gets a light session of its own that only adds its credentials.
-    botocore sessions are not thread-safe while they load models, hence the lock.
+    A fresh botocore session costs ~0.3 s of CPU to load its models, and a client built by
+    ``Session.create_client`` ~20 ms; every client here comes from one session through
+    ``ClientMaker``, which builds each service's model and client class once, so a client
+    for another account or Region costs ~1 ms and an entered account adds only its
+    credentials. botocore sessions are not thread-safe, hence the locks.
 
     It takes plain values, not the CLI's ``options.AwsOptions``: aws/ depends on nothing
     above it in the pipeline (README, Layout).
@@ -108,6 +101,9 @@ class SessionFactory:
         role_session_name: str = "imdsguard",
         duration_seconds: int | None = None,
     ) -> None:
+        self.settings = SessionSettings(
+            profile, endpoint_url, max_attempts, role_session_name, duration_seconds
+        )
         self._endpoint_url = endpoint_url
         self._role_session_name = role_session_name
         self._duration_seconds = duration_seconds
@@ -128,12 +124,14 @@ class SessionFactory:
             connect_timeout=10,
             read_timeout=60,
         )
+        self._maker = ClientMaker(self._session, self.config, endpoint_url)
         self._identity: Identity | None = None
+        self._own: dict[tuple[str, str, AccountAccess | None], Any] = {}
         self._clients: OrderedDict[tuple[str, str, AccountAccess | None], Any] = OrderedDict()
-        # One session per assumed role, kept for the run: ~30 KB each, and entering the
-        # account again must not call AssumeRole again. The gates serialise entering one
-        # account, so two scopes of it entered at once still make one AssumeRole.
-        self._accounts: dict[AccountAccess, botocore.session.Session] = {}
+        # The credentials of each assumed role, kept (and refreshed) for the run: entering
+        # the account again must not call AssumeRole again. The gates serialise entering
+        # one account, so two scopes of it entered at once still make one AssumeRole.
+        self._accounts: dict[AccountAccess, RefreshableCredentials] = {}
         self._gates: dict[AccountAccess, threading.Lock] = {}
 
     @property
@@ -162,29 +160,30 @@ class SessionFactory:
 
     def _client(self, service: str, access: AccountAccess | None, region: str) -> Any:
         """One client per (service, Region, credentials), created once: clients are
-        thread-safe, and creating one costs ~20 ms of CPU, which an all-kinds scan of every
-        Region would otherwise pay several times per scope."""
+        thread-safe, and each scope reads several kinds through the same one."""
         role = access if access is not None and access.role_arn is not None else None
         key = (service, region, role)
+        # The caller's own clients are all kept: a few per Region, and STS's serves every
+        # AssumeRole. An assumed role's are bounded: each holds its own connection pool
+        # (~100 KB), and only the scopes in flight need theirs.
+        cache = self._own if role is None else self._clients
         with self._lock:
-            client = self._clients.get(key)
+            client = cache.get(key)
             if client is None:
-                session = self._session if role is None else self._accounts[role]
-                kwargs: dict[str, Any] = {"region_name": region, "config": self.config}
-                if self._endpoint_url:
-                    kwargs["endpoint_url"] = self._endpoint_url
+                if role is None:
+                    credentials = self._session.get_credentials()
+                else:
+                    credentials = self._accounts[role]
                 try:
-                    client = session.create_client(service, **kwargs)
+                    client = self._maker.create(service, region, credentials)
                 except ValueError as exc:  # e.g. a malformed AWS_ENDPOINT_URL
                     raise UsageError(f"cannot create an AWS client: {exc}") from exc
                 # Fail closed on any reply that is not the operation's answer.
                 replies.install(client)
-                self._clients[key] = client
-                # Bounded: each client holds its own resolved shapes and connection pool,
-                # and only the scopes in flight need theirs.
+                cache[key] = client
                 while len(self._clients) > CLIENT_CACHE_SIZE:
                     self._clients.popitem(last=False)
-            else:
+            elif role is not None:
                 self._clients.move_to_end(key)
             return client
 
@@ -229,7 +228,14 @@ class SessionFactory:
         """
         partition = self.identity().partition
         role_arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
-        access = AccountAccess(account_id, role_arn, external_id)
+        return self.enter(AccountAccess(account_id, role_arn, external_id))
+
+    def enter(self, access: AccountAccess) -> AccountAccess:
+        """Assume ``access``'s role unless this factory already has (``assume`` does the
+        rest); the caller's own credentials need nothing. Raises AwsError on failure."""
+        if access.role_arn is None:
+            return access
+        role_arn, external_id = access.role_arn, access.external_id
         with self._lock:
             gate = self._gates.setdefault(access, threading.Lock())
         with gate:
@@ -238,7 +244,7 @@ class SessionFactory:
             if not entered:
                 credentials = self._assumed_credentials(role_arn, external_id)
                 with self._lock:
-                    self._accounts[access] = self._account_session(credentials)
+                    self._accounts[access] = credentials
         return access
 
     def _assumed_credentials(
@@ -268,7 +274,7 @@ class SessionFactory:
         return RefreshableCredentials.create_from_metadata(
             fetch(),
             refresh_using=fetch,
-            method=_AssumedRole.METHOD,
+            method=ASSUME_ROLE_METHOD,
             advisory_timeout=ADVISORY_REFRESH_SECONDS,
             mandatory_timeout=MANDATORY_REFRESH_SECONDS,
         )
@@ -278,14 +284,3 @@ class SessionFactory:
         credentials, frozen; the shared STS client signs with those same credentials (and
         follows their own refresh), so it serves every AssumeRole."""
         return self._client(service_name, None, self.default_region())
-
-    def _account_session(self, credentials: RefreshableCredentials) -> botocore.session.Session:
-        """A botocore session whose only credentials are the assumed role's (under the lock:
-        it reads the base session's lazily created components)."""
-        session = botocore.session.Session(include_builtin_handlers=False)
-        for name in SHARED_COMPONENTS:
-            session.register_component(name, self._session.get_component(name))
-        session.register_component(
-            "credential_provider", CredentialResolver([_AssumedRole(credentials)])
-        )
-        return session

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from imdsguard.commands import amis_gate
 from imdsguard.commands.common import (
+    add_executor_args,
     add_scope_args,
     aws_options,
+    executor_options,
     print_renderable,
     scope_options,
     session_factory,
@@ -162,11 +164,22 @@ def _warn_short_soak(factory: SessionFactory, rollout: RolloutOptions) -> None:
         )
 
 
+# A staged rollout soaks and halts between waves in this process; its waves do not run
+# on Dask (docs/organization-scale.md#apply-and-rollback).
+DASK_ROLLOUT = (
+    "--executor dask does not run a staged rollout (--waves, --wave-by); "
+    "run it with --executor local"
+)
+
+
 def run(args: argparse.Namespace) -> int:
     from imdsguard.progress import progress_sink
     from imdsguard.remediate.apply import run_apply
     from imdsguard.remediate.rollout import run_rollout
 
+    executor = executor_options(args)
+    if executor.name == "dask" and (args.waves or args.wave_by):
+        raise UsageError(DASK_ROLLOUT)
     try:
         factory, plan, journal, state = _load(args)
     except _Declined:
@@ -176,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
     rollout: RolloutResult | None = None
     try:
         staged = _rollout(args, state)
+        if staged is not None and executor.name == "dask":
+            raise UsageError(DASK_ROLLOUT)  # resuming a rollout journal
         if staged is not None:
             _warn_short_soak(factory, staged)
         with (
@@ -191,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
                 "state": state,
             }
             if staged is None:
-                result = run_apply(factory, plan, journal, **common)
+                result = run_apply(factory, plan, journal, executor=executor, **common)
             else:
                 rollout = run_rollout(
                     factory, plan, journal, rollout=staged, say=_say(args.quiet), **common
@@ -260,6 +275,7 @@ def register(commands: Any) -> None:
         "undone, and --yes alone never sets it",
     )
     add_scope_args(parser)
+    add_executor_args(parser)
     add_plan_args(parser)
     add_write_args(parser)
     add_rollout_args(parser)

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, TextIO
 
 from imdsguard.errors import UsageError
 from imdsguard.model.kinds import RESOURCE_NAMES
-from imdsguard.options import PARTITIONS, AwsOptions, ScopeOptions
+from imdsguard.options import PARTITIONS, AwsOptions, ExecutorOptions, ScopeOptions
 from imdsguard.report import FORMATS
 from imdsguard.rules.compliance import FRAMEWORKS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console, RenderableType
 
     from imdsguard.aws.session import SessionFactory
@@ -141,6 +143,35 @@ def add_scope_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-workers", type=positive_int, default=8, help="scopes read in parallel (default 8)"
     )
+
+
+def add_executor_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("executor (docs/organization-scale.md#dask)")
+    group.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="where scopes run: local, threads in this process (default); dask, one Dask "
+        "task per scope (pip install 'imdsguard[dask]'); workers use their own AWS "
+        "credentials and are sent none",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --executor dask: the scheduler of an existing cluster, e.g. "
+        "tls://10.0.0.5:8786 (default: a LocalCluster on this machine). Anyone who can "
+        "reach a scheduler can run code on its workers: use tls:// with certificates "
+        "(Dask's distributed.comm.tls settings), tcp:// only on a trusted network",
+    )
+
+
+def executor_options(args: argparse.Namespace) -> ExecutorOptions:
+    """--executor and --scheduler; dask without its extra installed is a usage error."""
+    from imdsguard.executor import require_available
+
+    options = ExecutorOptions(name=args.executor, scheduler=args.scheduler)
+    require_available(options)
+    return options
 
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:
@@ -294,10 +325,15 @@ def scope_options(args: argparse.Namespace) -> ScopeOptions:
 
 
 def write_text(text: str, path: str | None) -> None:
-    """To stdout, or atomically to ``path``: a temporary file beside it, then a rename, so a
-    failed write leaves whatever was there before (an earlier report) intact."""
+    """To stdout, or atomically to ``path`` (see write_stream)."""
+    write_stream(lambda out: out.write(text), path)
+
+
+def write_stream(fill: Callable[[TextIO], object], path: str | None) -> None:
+    """``fill`` writes to stdout, or atomically to ``path``: a temporary file beside it, then a
+    rename, so a failed write leaves whatever was there before (an earlier report) intact."""
     if path is None:
-        sys.stdout.write(text)
+        fill(sys.stdout)
         return
     target = Path(path)
     try:
@@ -306,12 +342,15 @@ def write_text(text: str, path: str | None) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            fill(handle)
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _umask() -> int:

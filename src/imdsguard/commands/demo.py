@@ -13,6 +13,8 @@ from imdsguard.commands.common import (
     add_resource_args,
 )
 
+# The embedded emulator keeps every account in memory and seeds them one by one.
+MAX_ACCOUNTS = 2000
 NEXT_STEPS = """Next, try:
   imdsguard demo --plan                what a fix would change, what it holds
   imdsguard demo --output-dir reports  every format: json, csv, junit, html, ...
@@ -51,4 +53,23 @@ def register(commands: Any) -> None:
         action="store_true",
         help="instead of the scan, show what `plan --container-hop-limit` would change",
     )
+    parser.add_argument(
+        "--accounts",
+        dest="org_accounts",
+        metavar="N",
+        type=_organization_size,
+        help="instead of the sample estate, an organization of N accounts (the management "
+        f"account and N-1 members, 1-{MAX_ACCOUNTS}) with a few instances in each of two "
+        "Regions; the scan enters each member with AssumeRole",
+    )
     parser.set_defaults(handler=run)
+
+
+def _organization_size(text: str) -> int:
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= MAX_ACCOUNTS:
+        raise argparse.ArgumentTypeError(f"expected a number of accounts, 1-{MAX_ACCOUNTS}")
+    return size

@@ -17,7 +17,7 @@ from imdsguard.options import (
     PlanOptions,
     RolloutOptions,
 )
-from imdsguard.remediate.waves import parse_wave_by, parse_waves
+from imdsguard.plan.waves import parse_wave_by, parse_waves
 
 REMEDIATION_EXIT_HELP = """exit codes:
   0  every planned change was applied and verified

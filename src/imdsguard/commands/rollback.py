@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from imdsguard.commands.common import (
     add_aws_args,
+    add_executor_args,
     aws_options,
+    executor_options,
     positive_int,
     print_renderable,
     session_factory,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from imdsguard.aws.session import SessionFactory
+    from imdsguard.options import ExecutorOptions
     from imdsguard.remediate.journal import Journal, JournalState
     from imdsguard.remediate.rollback_order import Step
 
@@ -36,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from imdsguard.remediate.journal import EmptyJournal, Journal, intent_times, read_records
     from imdsguard.remediate.rollback_order import ToUndo, order
 
+    executor = executor_options(args)
     opened: dict[Path, Journal] = {}
     undo: list[ToUndo] = []
     try:
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             opened[path] = journal
             undo.append(ToUndo(path, state, intent_times(path, read_records(path)[0])))
         steps = order(undo)
-        return _roll_back(args, steps, opened) if steps else EXIT_OK
+        return _roll_back(args, executor, steps, opened) if steps else EXIT_OK
     finally:
         for journal in opened.values():
             journal.close()
@@ -63,7 +67,12 @@ def _unique(journals: list[str]) -> list[Path]:
     return list(seen.values())
 
 
-def _roll_back(args: argparse.Namespace, steps: list[Step], opened: dict[Path, Journal]) -> int:
+def _roll_back(
+    args: argparse.Namespace,
+    executor: ExecutorOptions,
+    steps: list[Step],
+    opened: dict[Path, Journal],
+) -> int:
     """Each journal in ``steps`` order, once the whole order is known to be possible."""
     from imdsguard.remediate.rollback import enforcement_block
 
@@ -90,7 +99,8 @@ def _roll_back(args: argparse.Namespace, steps: list[Step], opened: dict[Path, J
         # Said once nothing stands in the way: only then is anything appended.
         print(f"imdsguard: journal {step.undo.path} (rollback records appended)", file=sys.stderr)
         again = "imdsguard rollback " + " ".join(str(s.undo.path) for s in steps[number:])
-        code = max(code, _one(args, factory, opened[step.undo.path], step.undo.state, again))
+        journal = opened[step.undo.path]
+        code = max(code, _one(args, executor, factory, journal, step.undo.state, again=again))
     return code
 
 
@@ -100,9 +110,11 @@ def _warn(message: str) -> None:
 
 def _one(
     args: argparse.Namespace,
+    executor: ExecutorOptions,
     factory: SessionFactory,
     journal: Journal,
     state: JournalState,
+    *,
     again: str,
 ) -> int:
     from imdsguard.commands.apply import print_run, saying_on_ctrl_c
@@ -122,6 +134,7 @@ def _one(
             role_name=args.role_name,
             external_id=args.external_id,
             max_scopes=args.max_workers,
+            executor=executor,
         )
     print_run(result, "restored")
     return result.exit_code()
@@ -170,5 +183,6 @@ def register(commands: Any) -> None:
     group.add_argument("--role-name", help="role to assume in other accounts (default: plan's)")
     group.add_argument("--external-id", help="external id for AssumeRole")
     group.add_argument("--max-workers", type=positive_int, default=8, help="scopes in parallel")
+    add_executor_args(parser)
     add_write_args(parser)
     parser.set_defaults(handler=run)

@@ -5,31 +5,36 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from imdsguard.commands.common import (
     EXIT_CODES_HELP,
     REPORT_FORMATS,
+    add_executor_args,
     add_history_args,
     add_output_args,
     add_resource_args,
     add_scope_args,
     aws_options,
     console,
+    executor_options,
     history_path,
     scope_options,
     session_factory,
     shown_statuses,
-    write_text,
+    write_stream,
 )
 from imdsguard.errors import HistoryError, UsageError
 from imdsguard.model.scan import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, ScanResult
-from imdsguard.options import AwsOptions, EvaluationOptions, ScopeOptions
+from imdsguard.options import AwsOptions, EvaluationOptions, ExecutorOptions, ScopeOptions
 
 if TYPE_CHECKING:
     from imdsguard.aws.session import SessionFactory
+
+Fill = Callable[[TextIO], None]
 
 HISTORY_HELP = """
 Every scan is stored in the history database (see `imdsguard history` and `diff`).
@@ -78,17 +83,19 @@ def _check_writable(path: str) -> None:
 def _only(result: ScanResult, statuses: frozenset[str] | None) -> ScanResult:
     if statuses is None:
         return result
-    return replace(result, findings=tuple(f for f in result.findings if f.status in statuses))
+    return replace(result, findings=result.findings.only(statuses=statuses))
 
 
-def _render(result: ScanResult, fmt: str, statuses: frozenset[str] | None) -> str:
-    from imdsguard.report import FORMATS
+def _writer(result: ScanResult, fmt: str, statuses: frozenset[str] | None) -> Fill:
+    """What writes the report, piece by piece (docs/reports.md#large-fleets)."""
+    from imdsguard.report import writer
 
     if fmt == "table":
-        from imdsguard.report.table import format as table_format
+        from imdsguard.report.table import write as table_write
 
-        return table_format(result, statuses=statuses)
-    return FORMATS[fmt](_only(result, statuses))
+        return lambda out: table_write(result, out, statuses=statuses)
+    shown, write = _only(result, statuses), writer(fmt)
+    return lambda out: write(shown, out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +117,7 @@ def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespa
         for fmt in formats:
             path = directory / f"imdsguard.{EXTENSIONS[fmt]}"
             try:
-                write_text(_render(result, fmt, shown_statuses(args, fmt)), str(path))
+                write_stream(_writer(result, fmt, shown_statuses(args, fmt)), str(path))
             except UsageError as exc:
                 # The other reports are still written: one full disk is not every report.
                 failures.append(str(exc))
@@ -126,7 +133,7 @@ def write_reports(result: ScanResult, formats: list[str], args: argparse.Namespa
 
         console().print(renderable(result, statuses))
     else:
-        write_text(_render(result, fmt, statuses), args.output)
+        write_stream(_writer(result, fmt, statuses), args.output)
     return Written(f"{fmt} in {args.output}" if args.output else f"{fmt} on stdout", shown)
 
 
@@ -148,7 +155,12 @@ def _closing_line(result: ScanResult, written: Written, saved: str) -> str:
     return "imdsguard: " + "; ".join(parts)
 
 
-def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOptions) -> int:
+def run_scan_command(
+    args: argparse.Namespace,
+    aws: AwsOptions,
+    scopes: ScopeOptions,
+    executor: ExecutorOptions | None = None,
+) -> int:
     """Shared by ``scan`` and ``demo``: scan, then print or write the reports."""
     from imdsguard.progress import progress_sink
     from imdsguard.rules.compliance import filter_result, require_kinds
@@ -168,7 +180,9 @@ def run_scan_command(args: argparse.Namespace, aws: AwsOptions, scopes: ScopeOpt
     factory.identity()  # fail fast, with one line, on missing or rejected credentials
     evaluation = EvaluationOptions(imds_disabled=args.imds_disabled, strict_amis=args.strict_amis)
     with progress_sink(enabled=not args.quiet) as progress:
-        result = run_scan(factory, scopes, evaluation, kinds=args.resources, progress=progress)
+        result = run_scan(
+            factory, scopes, evaluation, args.resources, progress=progress, executor=executor
+        )
     # --compliance narrows what the reports (and the exit code) cover; history keeps all.
     shown = filter_result(result, args.compliance) if args.compliance else result
     # Reports first: a slow or locked history database must not hold them back.
@@ -222,7 +236,7 @@ def store_history(path: Path, result: ScanResult, aws: AwsOptions, scopes: Scope
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_scan_command(args, aws_options(args), scope_options(args))
+    return run_scan_command(args, aws_options(args), scope_options(args), executor_options(args))
 
 
 def register(commands: Any) -> None:
@@ -237,6 +251,7 @@ def register(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scope_args(parser)
+    add_executor_args(parser)
     add_resource_args(parser)
     add_output_args(parser)
     add_history_args(parser, by_default=True)

@@ -60,7 +60,8 @@ def seed_scope(
     """Launch ``groups`` in one account and Region; return the instance ids."""
     ec2 = factory.ec2(access, region)
     cloudwatch = factory.cloudwatch(access, region)
-    profile_arn = _instance_profile(factory, access)
+    # IAM only when a group needs a role: an organization's many accounts need none.
+    profile_arn = _instance_profile(factory, access) if any(g.role for g in groups) else ""
     ids: list[str] = []
     now = datetime.now(UTC)
     for group in groups:

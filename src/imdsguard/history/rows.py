@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from imdsguard.errors import redact
@@ -77,11 +78,12 @@ class FindingRow:
 
 @dataclass(frozen=True, slots=True)
 class ScanRows:
-    """Everything stored for one scan, before it has an id."""
+    """Everything stored for one scan, before it has an id. ``findings`` may be a stream
+    (made as it is read, so a large scan is never held whole); it is read once, when saved."""
 
     scan: ScanRow
     scopes: tuple[ScopeRow, ...]
-    findings: tuple[FindingRow, ...]
+    findings: Iterable[FindingRow]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +142,18 @@ def scan_rows(result: ScanResult, scope_description: str) -> ScanRows:
     return ScanRows(
         scan,
         tuple(scope_row(s) for s in result.scopes),
-        tuple(finding_row(f) for f in result.findings),
+        _FindingRows(result.findings),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _FindingRows:
+    """The rows of a finding stream, made afresh on every iteration."""
+
+    findings: Iterable[Finding]
+
+    def __iter__(self) -> Iterator[FindingRow]:
+        return map(finding_row, self.findings)
 
 
 def scope_description(aws: AwsOptions, scopes: ScopeOptions) -> str:

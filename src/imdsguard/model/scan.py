@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Literal, Protocol, TypeAlias, TypeVar, get_args
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeAlias, TypeVar, get_args
+
+if TYPE_CHECKING:
+    from imdsguard.model.findings import Findings
 
 JSONScalar: TypeAlias = str | int | float | bool | None
 JSONValue: TypeAlias = JSONScalar | list["JSONValue"] | dict[str, "JSONValue"]
@@ -193,12 +196,15 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
-    """Everything one scan learned. Every report format is a pure function of this."""
+    """Everything one scan learned. Every report format is a pure function of this.
+
+    ``findings`` is a stream (model/findings.py): iterate it, never hold it whole.
+    """
 
     tool_version: str
     generated_at: datetime
     scopes: tuple[ScopeOutcome, ...]
-    findings: tuple[Finding, ...]
+    findings: Findings
     # Set when the report is filtered to one framework (``--compliance``); see compliance.py.
     framework: str | None = None
     # The --resources kinds read, in model.kinds.RESOURCE_NAMES order; None = not recorded,
@@ -216,11 +222,11 @@ class ScanResult:
 
     @property
     def summary(self) -> Summary:
-        statuses = [f.status for f in self.findings]
+        statuses = self.findings.statuses()
         return Summary(
-            passed=statuses.count("PASS"),
-            failed=statuses.count("FAIL"),
-            info=statuses.count("INFO"),
+            passed=statuses["PASS"],
+            failed=statuses["FAIL"],
+            info=statuses["INFO"],
             scope_errors=len(self.scope_errors),
         )
 

@@ -162,7 +162,7 @@ def build_plan(
             changes.append(item)
         else:
             (exempt if item.reason == "exempt" else held).append(item)
-    launch = plan_launch(scan, options, created_at)
+    launch = plan_launch(scan, options, created_at, changes)
     scan_errors = tuple((Scope(s.account_id, s.region), s.error or "") for s in scan.scope_errors)
     return Plan(
         created_at=created_at,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from imdsguard.model.kinds import ACCOUNT_DEFAULTS, AMIS, KINDS, LAUNCH_TEMPLATES, Kind
+from imdsguard.model.kinds import ACCOUNT_DEFAULTS, AMIS, LAUNCH_TEMPLATES
 from imdsguard.model.launch import (
     AccountImdsDefaults,
     Image,
@@ -24,6 +25,7 @@ from imdsguard.model.scan import (
 )
 from imdsguard.options import EvaluationOptions, PlanOptions
 from imdsguard.plan.advice import migrations
+from imdsguard.plan.enforce import Launcher, fixed_by_plan, region_not_ready
 from imdsguard.rules import launches_imdsv1
 
 # Template names that say "container nodes": EKS managed node groups name theirs eks-<id>.
@@ -117,36 +119,6 @@ def plan_template(finding: Finding, created_at: datetime, options: PlanOptions) 
     return out
 
 
-# What launches new instances: enforcement (HttpTokensEnforced) makes every IMDSv1 launch
-# fail, so each of them must pass before a Region is enforced.
-LAUNCHERS: tuple[Kind, ...] = tuple(k for k in KINDS if k.gates_enforcement)
-
-
-def region_not_ready(scan: ScanResult, scope: Scope, options: PlanOptions) -> str | None:
-    """Why HttpTokensEnforced=enabled would break this Region's launches, or None.
-
-    A template this same plan fixes still counts: enforce on a later plan, once it is fixed.
-    """
-    unscanned = [k.name for k in LAUNCHERS if k.name not in options.resources]
-    if unscanned:
-        kinds = ", ".join(unscanned)
-        return f"{kinds} were not scanned (--resources): cannot tell if every one passes"
-    errors = {(s.account_id, s.region) for s in scan.scope_errors}
-    if (scope.account_id, scope.region) in errors:
-        return "the Region's scan is incomplete"
-    parts = []
-    for kind in LAUNCHERS:
-        failing = sorted(
-            f.resource_id
-            for f in scan.findings
-            if f.scope == scope and isinstance(f.resource, kind.model) and f.status == "FAIL"
-        )
-        if failing:
-            examples = ", ".join(failing[:3]) + (", ..." if len(failing) > 3 else "")
-            parts.append(f"{len(failing)} {kind.counted} ({examples})")
-    return "still allow IMDSv1: " + "; ".join(parts) if parts else None
-
-
 def _defaults_target(current: AccountImdsDefaults, options: PlanOptions) -> dict[str, JSONValue]:
     after: dict[str, JSONValue] = {}
     if current.http_tokens != "required":
@@ -158,7 +130,14 @@ def _defaults_target(current: AccountImdsDefaults, options: PlanOptions) -> dict
     return after
 
 
-def plan_defaults(finding: Finding, scan: ScanResult, options: PlanOptions) -> LaunchPlan:
+def plan_defaults(
+    finding: Finding,
+    scan: ScanResult,
+    options: PlanOptions,
+    fixed: frozenset[Launcher] = frozenset(),
+) -> LaunchPlan:
+    """The account default's change; with --enforce, its enforcement too when every
+    launcher of the Region passes or is one of the ``fixed`` (plan/enforce.py)."""
     current = finding.resource
     assert isinstance(current, AccountImdsDefaults)
     out = LaunchPlan()
@@ -179,7 +158,7 @@ def plan_defaults(finding: Finding, scan: ScanResult, options: PlanOptions) -> L
         )
         return out
     if wants_enforce:
-        blocked = region_not_ready(scan, scope, options)
+        blocked = region_not_ready(scan, scope, options, fixed)
         if blocked is None:
             after["HttpTokensEnforced"] = "enabled"
         else:
@@ -242,26 +221,40 @@ def plan_image(finding: Finding, options: PlanOptions) -> LaunchPlan:
     return out
 
 
-def plan_launch(scan: ScanResult, options: PlanOptions, created_at: datetime) -> LaunchPlan:
-    """Changes, holds and migrations for every launch-deciding finding of ``scan``."""
-    out = LaunchPlan()
-    for finding in scan.findings:
-        part = _plan_finding(finding, scan, options, created_at)
-        out.changes += part.changes
-        out.held += part.held
-    changed = frozenset(c.resource_id for c in out.changes if c.kind == LAUNCH_TEMPLATES.plan_kind)
-    out.migrations = migrations(scan.findings, changed)
+def plan_launch(
+    scan: ScanResult,
+    options: PlanOptions,
+    created_at: datetime,
+    instances: Sequence[Change] = (),
+) -> LaunchPlan:
+    """Changes, holds and migrations for every launch-deciding finding of ``scan``.
+
+    ``instances``: the plan's instance changes. The account defaults are planned last,
+    from what the rest of the plan fixes (enforcement is the Region's final step), but
+    their changes keep their place in the findings' order.
+    """
+    parts: dict[int, LaunchPlan] = {}
+    for n, finding in enumerate(scan.findings):
+        if not isinstance(finding.resource, AccountImdsDefaults):
+            parts[n] = _plan_finding(finding, options, created_at)
+    changes = [c for part in parts.values() for c in part.changes]
+    changed = frozenset(c.resource_id for c in changes if c.kind == LAUNCH_TEMPLATES.plan_kind)
+    out = LaunchPlan(migrations=migrations(scan.findings, changed))
+    launch_held = [h for part in parts.values() for h in part.held]
+    fixed = fixed_by_plan(scan.findings, [*instances, *changes], launch_held, out.migrations)
+    for n, finding in enumerate(scan.findings):
+        if isinstance(finding.resource, AccountImdsDefaults):
+            parts[n] = plan_defaults(finding, scan, options, fixed)
+    for n in sorted(parts):
+        out.changes += parts[n].changes
+        out.held += parts[n].held
     return out
 
 
-def _plan_finding(
-    finding: Finding, scan: ScanResult, options: PlanOptions, created_at: datetime
-) -> LaunchPlan:
+def _plan_finding(finding: Finding, options: PlanOptions, created_at: datetime) -> LaunchPlan:
     resource = finding.resource
     if isinstance(resource, LaunchTemplate) and finding.status == "FAIL":
         return plan_template(finding, created_at, options)
-    if isinstance(resource, AccountImdsDefaults):
-        return plan_defaults(finding, scan, options)
     if isinstance(resource, Image):
         return plan_image(finding, options)
     return LaunchPlan()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal, TypeVar, cast
+from typing import Literal, Protocol, TypeVar, cast
 
 from imdsguard.aws.errors import DENIED, THROTTLING
 from imdsguard.aws.session import SessionFactory
@@ -22,12 +22,11 @@ from imdsguard.collect.accounts import account_access
 from imdsguard.errors import AwsError
 from imdsguard.model.remediation import Change, ChangeResult, Outcome, settings_json
 from imdsguard.model.scan import JSONValue, Scope
-from imdsguard.options import ApplyOptions
+from imdsguard.options import ApplyOptions, ExecutorOptions
 from imdsguard.plan.planfile import change_json
 from imdsguard.progress import ProgressSink
 from imdsguard.remediate.appliers.interface import Applier, ScopeClients
 from imdsguard.remediate.appliers.registry import applier_for
-from imdsguard.remediate.journal import Journal
 from imdsguard.remediate.pacing import TokenBucket
 
 # If throttling outlives botocore's own retries (another tool spending the same bucket),
@@ -53,7 +52,7 @@ class ScopeDenied(Exception):
         self.error = error
 
 
-def _outlast_throttling(
+def outlast_throttling(
     call: Callable[[], T], before: Callable[[], object], after: Callable[[], object]
 ) -> T:
     """The one policy for reads and writes: a denial stops the scope (ScopeDenied);
@@ -73,6 +72,26 @@ def _outlast_throttling(
 
 
 Run = Literal["apply", "rollback"]
+
+
+class JournalSink(Protocol):
+    """Where the engine's records go: the run's journal (remediate/journal.py), or, in a
+    Dask task, a list the client journals (remediate/dask_scopes.py)."""
+
+    def append(self, record_type: str, **fields: JSONValue) -> None: ...
+
+
+class WriteDeferred(Exception):
+    """Raised by a JournalSink that may not take an intent: the change's write is left to
+    a later task, submitted once the client has journaled the intent."""
+
+
+def journal_intent(journal: JournalSink, run: Run, change: Change) -> None:
+    """The record that must be durable before ``change``'s first write is sent."""
+    if run == "apply":  # the whole change: resume and rollback rebuild it from here
+        journal.append("intent", key=change.key, change=change_json(change))
+    else:
+        journal.append("rollback-intent", key=change.key)
 
 
 @dataclass
@@ -100,21 +119,21 @@ class StepContext:
     clients: ScopeClients
     verify_timeout: float
     bucket: TokenBucket
-    journal: Journal
+    journal: JournalSink
     run: Run
     state: _ScopeState
+    # The client journaled every intent before this (Dask write) task was sent, so the
+    # task may be a re-run whose earlier attempt wrote: apply treats it as resumed.
+    intent_journaled: bool = False
 
     def read(self, call: Callable[[], T]) -> T:
-        return _outlast_throttling(call, before=lambda: None, after=lambda: time.sleep(1.0))
+        return outlast_throttling(call, before=lambda: None, after=lambda: time.sleep(1.0))
 
     def write(self, call: Callable[[], T]) -> T:
-        return _outlast_throttling(call, before=self.bucket.acquire, after=self.bucket.drain)
+        return outlast_throttling(call, before=self.bucket.acquire, after=self.bucket.drain)
 
     def intend(self, change: Change) -> None:
-        if self.run == "apply":  # the whole change: resume and rollback rebuild it from here
-            self.journal.append("intent", key=change.key, change=change_json(change))
-        else:
-            self.journal.append("rollback-intent", key=change.key)
+        journal_intent(self.journal, self.run, change)
 
     def shared(self, key: str, make: Callable[[], T]) -> T:
         return self.state.get(key, make)
@@ -159,13 +178,15 @@ class _Refusal:
 @dataclass
 class Engine:
     factory: SessionFactory
-    journal: Journal
+    journal: JournalSink
     options: ApplyOptions
     step: Step
     run_type: Run
     progress: ProgressSink
     role_name: str | None = None
     external_id: str | None = None
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
+    intent_journaled: bool = False
     scope_errors: list[tuple[Scope, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -175,24 +196,41 @@ class Engine:
         for change in changes:
             by_scope[change.scope].append(change)
         self.progress.add_total(len(changes))
+        if self.executor.name == "dask":
+            from imdsguard.remediate.dask_scopes import run_on_dask
+
+            results = run_on_dask(self, sorted(by_scope.items()), max_scopes)
+        else:
+            results = self._run_local(sorted(by_scope.items()), max_scopes)
+        order = {c.key: i for i, c in enumerate(changes)}
+        return sorted(results, key=lambda r: order[r.change.key])
+
+    def _run_local(
+        self, work: list[tuple[Scope, list[Change]]], max_scopes: int
+    ) -> list[ChangeResult]:
         with ThreadPoolExecutor(max_workers=max_scopes) as pool:
-            futures = [pool.submit(self._scope, s, c) for s, c in sorted(by_scope.items())]
+            futures = [pool.submit(self.run_scope, s, c) for s, c in work]
             try:
-                results = [r for f in futures for r in f.result()]
+                return [r for f in futures for r in f.result()]
             except KeyboardInterrupt:
                 # Queued changes would otherwise all still run while the pool shuts down.
                 # Changes in flight finish and are journaled; the rest is for --resume.
                 self._stop.set()
                 raise
-        order = {c.key: i for i, c in enumerate(changes)}
-        return sorted(results, key=lambda r: order[r.change.key])
+
+    def failed_scope(self, scope: Scope, changes: Sequence[Change], why: str) -> list[ChangeResult]:
+        """A scope that could not be run at all: a scope error, and every change failed
+        (a resumed run tries them again)."""
+        self._scope_error(scope, why)
+        return [self._finish(ChangeResult(c, "failed", why)) for c in changes]
 
     def _scope_error(self, scope: Scope, error: str) -> None:
         with self._lock:
             self.scope_errors.append((scope, error))
         self.journal.append("scope", account_id=scope.account_id, region=scope.region, error=error)
 
-    def _scope(self, scope: Scope, changes: list[Change]) -> list[ChangeResult]:
+    def run_scope(self, scope: Scope, changes: list[Change]) -> list[ChangeResult]:
+        """Every change of one scope, its writes paced by the scope's buckets."""
         try:
             access = account_access(
                 self.factory, scope.account_id, self.role_name, self.external_id
@@ -227,7 +265,15 @@ class Engine:
         else:
             bucket = TokenBucket(*applier.pace)
         timeout = self.options.verify_timeout
-        return StepContext(state.clients, timeout, bucket, self.journal, self.run_type, state)
+        return StepContext(
+            state.clients,
+            timeout,
+            bucket,
+            self.journal,
+            self.run_type,
+            state,
+            self.intent_journaled,
+        )
 
     def _dry_run(self, state: _ScopeState, changes: list[Change]) -> _Refusal | None:
         """DryRun per resource kind in the scope; why the scope must be skipped, if so."""
@@ -249,6 +295,9 @@ class Engine:
         try:
             applier, ctx = self._context(state, change.kind)
             result = self.step(applier, ctx, change)
+        except WriteDeferred:
+            # A Dask decide task: no outcome yet; the task reports the change as deferred.
+            return ChangeResult(change, "failed", "write deferred")
         except ScopeDenied as exc:
             with self._lock:
                 first = not denied.is_set()

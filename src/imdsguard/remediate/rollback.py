@@ -15,7 +15,7 @@ from imdsguard.errors import AwsError, UsageError
 from imdsguard.model.kinds import INSTANCES
 from imdsguard.model.remediation import Change, ChangeResult, RunResult, same_settings
 from imdsguard.model.scan import Scope
-from imdsguard.options import ApplyOptions
+from imdsguard.options import ApplyOptions, ExecutorOptions
 from imdsguard.progress import ProgressSink
 from imdsguard.remediate.appliers.interface import Applier
 from imdsguard.remediate.appliers.registry import applier_for
@@ -40,6 +40,7 @@ def run_rollback(
     role_name: str | None = None,
     external_id: str | None = None,
     max_scopes: int = 8,
+    executor: ExecutorOptions | None = None,
 ) -> RunResult:
     """Every change with an intent record is restored to its ``before`` settings.
 
@@ -66,6 +67,7 @@ def run_rollback(
         progress,
         role_name or state.plan.role_name,
         external_id,
+        executor or ExecutorOptions(),
     )
     first = [c for c in changes if enforces(c)]
     results = engine.run(first, max_scopes) if first else []

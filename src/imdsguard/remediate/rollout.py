@@ -1,4 +1,4 @@
-"""A staged rollout (docs/rollout.md): the plan's instance changes in waves (waves.py),
+"""A staged rollout (docs/rollout.md): the plan's instance changes in waves (plan/waves.py),
 each applied exactly as ``apply`` applies a plan (run_apply: journal, pacing, verify),
 then soaked (soak.py). A poll that is not clean halts it: no further wave starts, and with
 ``--on-breakage rollback`` the instances that refused IMDSv1 calls are rolled back at
@@ -24,8 +24,8 @@ from imdsguard.model.remediation import Change, ChangeResult, Outcome, Plan, Rej
 from imdsguard.model.rollout import Breakage, Halt, RolloutResult, WaveSummary
 from imdsguard.model.scan import JSONValue, Scope
 from imdsguard.options import ApplyOptions, RolloutOptions
+from imdsguard.plan.waves import Wave
 from imdsguard.progress import ProgressSink
-from imdsguard.remediate import gate
 from imdsguard.remediate.appliers.interface import Applier
 from imdsguard.remediate.apply import run_apply
 from imdsguard.remediate.engine import Engine, StepContext
@@ -37,7 +37,6 @@ from imdsguard.remediate.rollout_journal import (
     schedule_for,
 )
 from imdsguard.remediate.soak import Poll, Watcher, quiet_running, regions_of, soak
-from imdsguard.remediate.waves import Wave
 
 Say = Callable[[str], None]
 Changed = dict[str, tuple[Change, datetime]]
@@ -158,20 +157,10 @@ class _Rollout:
 
     def final(self, changes: Sequence[Change]) -> list[ChangeResult]:
         """Launch settings first, then the account defaults; enforcement only where the
-        Region still passes as it did at scan time (gate.py)."""
+        Region's launchers all pass when checked again (run_apply, gate.py)."""
         launch = [c for c in changes if c.kind != ACCOUNT_DEFAULTS.plan_kind]
-        out = self.apply(launch) if launch else []
-        ready: list[Change] = []
-        for change in (c for c in changes if c.kind == ACCOUNT_DEFAULTS.plan_kind):
-            blocked = None
-            if gate.enforces(change) and not (self.state and self.state.settled(change.key)):
-                blocked = gate.not_ready(self.factory, change, self.role_name, self.external_id)
-            if blocked is None:
-                ready.append(change)
-            else:  # not journaled: a resume checks the Region again
-                why = f"enforcement not run, the Region no longer passes: {blocked}"
-                out.append(ChangeResult(change, "skipped", why))
-        return out + (self.apply(ready) if ready else [])
+        defaults = [c for c in changes if c.kind == ACCOUNT_DEFAULTS.plan_kind]
+        return (self.apply(launch) if launch else []) + (self.apply(defaults) if defaults else [])
 
 
 def run_rollout(

@@ -12,7 +12,7 @@ from typing import Any, cast
 from imdsguard.model.remediation import Change, Rejections
 from imdsguard.model.scan import JSONValue
 from imdsguard.options import OnBreakage, RolloutOptions
-from imdsguard.remediate.waves import Schedule, parse_wave_by, parse_waves, schedule
+from imdsguard.plan.waves import Schedule, parse_wave_by, parse_waves, schedule
 
 
 def schedule_for(changes: Sequence[Change], rollout: RolloutOptions) -> Schedule:

@@ -20,7 +20,7 @@ from imdsguard.collect.accounts import account_access
 from imdsguard.errors import AwsError, UsageError
 from imdsguard.model.remediation import Change, Rejections
 from imdsguard.model.scan import JSONValue, Scope
-from imdsguard.remediate.engine import ScopeDenied, _outlast_throttling
+from imdsguard.remediate.engine import ScopeDenied, outlast_throttling
 from imdsguard.remediate.journal import Journal
 
 T = TypeVar("T")
@@ -146,7 +146,7 @@ class Watcher:
 
 def _read(call: Callable[[], T]) -> T:
     """Throttling is waited out and a denial raised, as for every read (remediate/engine.py)."""
-    return _outlast_throttling(call, before=lambda: None, after=lambda: time.sleep(1.0))
+    return outlast_throttling(call, before=lambda: None, after=lambda: time.sleep(1.0))
 
 
 def soak(

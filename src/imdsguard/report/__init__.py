@@ -1,4 +1,5 @@
-"""Report formats: each module exposes a pure ``format(result) -> str``; one line registers it."""
+"""Report formats: each module exposes a pure ``write(result, out)``, which writes the report
+piece by piece (report/stream.py), and ``format(result) -> str``; one line registers it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 
 from imdsguard.model.scan import ScanResult
+from imdsguard.report.stream import Writer
 
 Formatter = Callable[[ScanResult], str]
 
@@ -36,6 +38,13 @@ class _Formats(Mapping[str, Formatter]):
 
 
 FORMATS: Mapping[str, Formatter] = _Formats()
+
+
+def writer(name: str) -> Writer:
+    module = importlib.import_module(f"imdsguard.report.{_MODULES[name]}")
+    write: Writer = module.write
+    return write
+
 
 # File extension per format, for --output-dir: DIR/imdsguard.<ext>.
 EXTENSIONS: dict[str, str] = {

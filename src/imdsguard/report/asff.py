@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TextIO
 
 from imdsguard.model.kinds import LAUNCH_CONFIGURATIONS, LAUNCH_TEMPLATES
 from imdsguard.model.launch import LaunchTemplate
@@ -17,6 +19,7 @@ from imdsguard.model.scan import (
     ScopeOutcome,
 )
 from imdsguard.report import describe
+from imdsguard.report.stream import text_of
 from imdsguard.rules import compliance
 
 SCHEMA_VERSION = "2018-10-08"
@@ -191,11 +194,22 @@ def scope_error_asff(result: ScanResult, s: ScopeOutcome, home_region: str) -> d
     return doc
 
 
-def findings(result: ScanResult, home_region: str = "us-east-1") -> list[dict[str, JSONValue]]:
+def findings(result: ScanResult, home_region: str = "us-east-1") -> Iterator[dict[str, JSONValue]]:
     """``home_region`` receives the findings of scopes that have no Region (account errors)."""
-    found = [finding_asff(result, f) for f in result.findings]
-    return found + [scope_error_asff(result, s, home_region) for s in result.scope_errors]
+    for f in result.findings:
+        yield finding_asff(result, f)
+    for s in result.scope_errors:
+        yield scope_error_asff(result, s, home_region)
+
+
+def write(result: ScanResult, out: TextIO) -> None:
+    """One JSON array, a finding at a time: what json.dumps(list, indent=2) would write."""
+    separator = "[\n  "
+    for doc in findings(result):
+        out.write(separator + json.dumps(doc, indent=2, sort_keys=True).replace("\n", "\n  "))
+        separator = ",\n  "
+    out.write("[]\n" if separator == "[\n  " else "\n]\n")
 
 
 def format(result: ScanResult) -> str:
-    return json.dumps(findings(result), indent=2, sort_keys=True) + "\n"
+    return text_of(write, result)

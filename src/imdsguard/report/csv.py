@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
+from typing import TextIO
 
 from imdsguard.model.scan import ScanResult
 from imdsguard.report import describe
+from imdsguard.report.stream import text_of
 from imdsguard.rules import compliance
 
 COLUMNS = (
@@ -25,10 +26,9 @@ COLUMNS = (
 )
 
 
-def format(result: ScanResult) -> str:
-    buffer = io.StringIO()
+def write(result: ScanResult, out: TextIO) -> None:
     # RFC 4180: CRLF line ends, quotes doubled, fields with , " or newlines quoted.
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(COLUMNS)
     for f in result.findings:
         controls = compliance.controls_in(f.resource_type, result.framework)
@@ -50,4 +50,7 @@ def format(result: ScanResult) -> str:
     # An unreadable scope must not look clean in a spreadsheet either.
     for s in result.scope_errors:
         writer.writerow((s.account_id, s.region, "", "", "", "ERROR", s.error, "", "", "", ""))
-    return buffer.getvalue()
+
+
+def format(result: ScanResult) -> str:
+    return text_of(write, result)

@@ -3,6 +3,7 @@ pages, sorts, filters and expands thousands of rows from one embedded JSON array
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from collections import Counter
@@ -10,14 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import TextIO
 
 import jinja2
 from markupsafe import Markup
 
+from imdsguard.model.findings import Findings
 from imdsguard.model.kinds import BY_NAME, BY_TYPE, RESOURCE_NAMES
-from imdsguard.model.scan import ALL_REGIONS, Finding, JSONValue, ScanResult, ScopeOutcome
+from imdsguard.model.scan import ALL_REGIONS, Finding, JSONValue, ScanResult, Scope, ScopeOutcome
 from imdsguard.report import describe, fixes
 from imdsguard.report.html_charts import Chart, Tally, chart
+from imdsguard.report.stream import text_of
 from imdsguard.rules import compliance
 
 SEVERITY_RANK = {"Critical": 5, "High": 4, "Medium": 3, "Low": 2, "Informational": 1}
@@ -25,6 +29,10 @@ STATUS_RANK = {"FAIL": 3, "INFO": 2, "PASS": 1}
 # The collapsed controls cell: one headline control per family, then "+N" for the rest.
 HEADLINE_FRAMEWORKS = ("cis-5.0", "fsbp")
 HEADLINES = 2
+# The findings a page embeds: the size tests/test_report_html.py shows opening and
+# filtering fast in Chromium. A larger fleet's page says how many it holds and points to
+# the complete formats (docs/reports.md#large-fleets).
+MAX_ROWS = 5000
 _SHORT = {"fsbp": "FSBP", "nist-800-53": "NIST", "pci-4.0.1": "PCI DSS"}
 # A scope's error is "kind[,kind]: message; kind: message" (scan.scan_scope); an account
 # or Region that could not be entered has no kind at all.
@@ -125,8 +133,11 @@ def _row(f: Finding, partition: str) -> dict[str, JSONValue]:
     }
 
 
-def _severities(findings: Sequence[Finding]) -> list[tuple[str, int, int]]:
-    counts = Counter((_severity(f), f.status) for f in findings)
+def _severities(findings: Findings) -> list[tuple[str, int, int]]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for (_, _, rtype, status), n in findings.tally.items():
+        severity = "Informational" if status == "PASS" else compliance.severity(rtype)
+        counts[severity, status] += n
     return [
         (s, counts[s, "FAIL"], counts[s, "INFO"])
         for s in SEVERITY_RANK
@@ -138,15 +149,13 @@ def _kind_words(label: str) -> str:
     return ", ".join(fixes.plural(BY_NAME[k]) for k in label.split(","))
 
 
-def failures(outcome: ScopeOutcome, findings: Sequence[Finding]) -> list[Failure]:
+def failures(outcome: ScopeOutcome, findings: Findings) -> list[Failure]:
     """Which kinds failed in one scope, and why, and what is still known there."""
     error, account = outcome.error or "", outcome.account_id
     if outcome.region == ALL_REGIONS:
         known = "nothing: the account could not be entered, so no Region was read"
         return [Failure(account, "all Regions", "every kind", error, known)]
-    read = sum(
-        1 for f in findings if (f.scope.account_id, f.scope.region) == (account, outcome.region)
-    )
+    read = len(findings.only(scope=Scope(account, outcome.region)))
     known = f"{read} finding(s) of the other kinds are shown" if read else "nothing was read here"
     parts = list(_ERROR_PART.finditer(error))
     if not parts or parts[0].start() != 0:
@@ -158,7 +167,7 @@ def failures(outcome: ScopeOutcome, findings: Sequence[Finding]) -> list[Failure
     ]
 
 
-def _charts(result: ScanResult, findings: Sequence[Finding]) -> list[Chart]:
+def _charts(result: ScanResult, findings: Findings) -> list[Chart]:
     errors = result.scope_errors
     by_account: dict[str, Counter[str]] = {s.account_id: Counter() for s in result.scopes}
     by_region: dict[str, Counter[str]] = {
@@ -166,10 +175,10 @@ def _charts(result: ScanResult, findings: Sequence[Finding]) -> list[Chart]:
     }
     kinds = [BY_NAME[k].resource_type for k in result.kinds or () if k in BY_NAME]
     by_kind: dict[str, Counter[str]] = {_kind_label(t): Counter() for t in kinds}
-    for f in findings:
-        by_account.setdefault(f.scope.account_id, Counter())[f.status] += 1
-        by_region.setdefault(f.scope.region, Counter())[f.status] += 1
-        by_kind.setdefault(_kind_label(f.resource_type), Counter())[f.status] += 1
+    for (account, region, rtype, status), n in findings.tally.items():
+        by_account.setdefault(account, Counter())[status] += n
+        by_region.setdefault(region, Counter())[status] += n
+        by_kind.setdefault(_kind_label(rtype), Counter())[status] += n
     bad_accounts = {s.account_id for s in errors}
     bad_regions = {s.region for s in errors}
     return [
@@ -195,29 +204,34 @@ def _scanned(result: ScanResult) -> dict[str, str]:
     }
 
 
-def format(result: ScanResult) -> str:
-    findings = sorted(
-        result.findings,
-        key=lambda f: (
-            -STATUS_RANK[f.status],
-            -SEVERITY_RANK[_severity(f)],
-            f.scope,
-            f.resource_id,
-        ),
-    )
+def _rank(f: Finding) -> tuple[int, int, Scope, str]:
+    return (-STATUS_RANK[f.status], -SEVERITY_RANK[_severity(f)], f.scope, f.resource_id)
+
+
+def write(result: ScanResult, out: TextIO) -> None:
+    # The rows embedded: at most MAX_ROWS, most important first (stable, as sorted() is),
+    # so a huge fleet's page stays a page (docs/reports.md#large-fleets).
+    rows = heapq.nsmallest(MAX_ROWS, result.findings, key=_rank)
     data: dict[str, JSONValue] = {
-        "types": _types(findings, result.framework),
-        "findings": [_row(f, result.partition) for f in findings],
+        "types": _types(rows, result.framework),
+        "findings": [_row(f, result.partition) for f in rows],
     }
-    return _template().render(
+    total = len(result.findings)
+    stream = _template().generate(
         title=compliance.title(result),
         result=result,
         generated=human_time(result.generated_at),
         summary=result.summary,
-        severities=_severities(findings),
+        severities=_severities(result.findings),
         scanned=_scanned(result),
-        charts=_charts(result, findings),
-        failures=[x for s in result.scope_errors for x in failures(s, findings)],
+        charts=_charts(result, result.findings),
+        failures=[x for s in result.scope_errors for x in failures(s, result.findings)],
         data=script_json(data),
-        types=sorted({_kind_label(f.resource_type) for f in findings}),
+        types=sorted({_kind_label(t) for t in result.findings.resource_types()}),
+        omitted=f"{len(rows):,} of {total:,}" if total > len(rows) else "",
     )
+    out.writelines(stream)
+
+
+def format(result: ScanResult) -> str:
+    return text_of(write, result)

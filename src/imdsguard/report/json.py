@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import TextIO
 
 from imdsguard.model.scan import Finding, JSONValue, ScanResult, ScopeOutcome
+from imdsguard.report.stream import text_of
 from imdsguard.rules import compliance
 
 # 1.1 added, without changing any 1.0 field: per finding ``severity`` and ``compliance``,
@@ -52,8 +54,8 @@ def scope_json(outcome: ScopeOutcome) -> dict[str, JSONValue]:
     }
 
 
-def document(result: ScanResult) -> dict[str, JSONValue]:
-    summary = result.summary
+def head(result: ScanResult) -> dict[str, JSONValue]:
+    """The members before ``findings``, in document order."""
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "imdsguard", "version": result.tool_version},
@@ -65,15 +67,39 @@ def document(result: ScanResult) -> dict[str, JSONValue]:
             "evaluation": None if result.evaluation is None else dict(result.evaluation),
         },
         "scopes": [scope_json(s) for s in result.scopes],
-        "findings": [finding_json(f, result.framework) for f in result.findings],
-        "summary": {
-            "pass": summary.passed,
-            "fail": summary.failed,
-            "info": summary.info,
-            "scope_errors": summary.scope_errors,
-        },
     }
 
 
+def summary_json(result: ScanResult) -> dict[str, JSONValue]:
+    summary = result.summary
+    return {
+        "pass": summary.passed,
+        "fail": summary.failed,
+        "info": summary.info,
+        "scope_errors": summary.scope_errors,
+    }
+
+
+def _nested(value: JSONValue, level: int) -> str:
+    """``value`` as json.dumps(indent=2) writes it ``level`` levels deep: its own lines
+    shifted right (a JSON string never holds a raw newline, so every newline is layout)."""
+    return json.dumps(value, indent=2).replace("\n", "\n" + "  " * level)
+
+
+def write(result: ScanResult, out: TextIO) -> None:
+    """The document, one finding at a time: byte for byte what json.dumps(indent=2) gives
+    for the whole document held in memory."""
+    out.write("{")
+    for key, value in head(result).items():
+        out.write(f"\n  {json.dumps(key)}: {_nested(value, 1)},")
+    out.write('\n  "findings": [')
+    separator = "\n    "
+    for f in result.findings:
+        out.write(separator + _nested(finding_json(f, result.framework), 2))
+        separator = ",\n    "
+    out.write("]" if separator == "\n    " else "\n  ]")
+    out.write(f',\n  "summary": {_nested(summary_json(result), 1)}\n}}\n')
+
+
 def format(result: ScanResult) -> str:
-    return json.dumps(document(result), indent=2, sort_keys=False) + "\n"
+    return text_of(write, result)

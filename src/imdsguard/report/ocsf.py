@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
+from typing import TextIO
 
 from imdsguard.model.kinds import Severity
 from imdsguard.model.scan import Finding, JSONValue, ScanResult, ScopeOutcome
 from imdsguard.report import describe
+from imdsguard.report.stream import text_of
 from imdsguard.rules import compliance
 
 OCSF_VERSION = "1.3.0"
@@ -140,10 +143,17 @@ def _standards_in_view(result: ScanResult) -> list[compliance.Framework]:
     return list(compliance.FRAMEWORKS.values())
 
 
-def events(result: ScanResult) -> list[dict[str, JSONValue]]:
-    found = [finding_event(result, f) for f in result.findings]
-    return found + [scope_error_event(result, s) for s in result.scope_errors]
+def events(result: ScanResult) -> Iterator[dict[str, JSONValue]]:
+    for f in result.findings:
+        yield finding_event(result, f)
+    for s in result.scope_errors:
+        yield scope_error_event(result, s)
+
+
+def write(result: ScanResult, out: TextIO) -> None:
+    for event in events(result):
+        out.write(json.dumps(event, sort_keys=True) + "\n")
 
 
 def format(result: ScanResult) -> str:
-    return "".join(json.dumps(e, sort_keys=True) + "\n" for e in events(result))
+    return text_of(write, result)

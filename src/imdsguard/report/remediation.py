@@ -11,7 +11,7 @@ from rich.text import Text
 from imdsguard.model.kinds import ACCOUNT_DEFAULTS, AMIS, LAUNCH_TEMPLATES
 from imdsguard.model.remediation import Change, Hold, Plan, RunResult
 from imdsguard.model.scan import JSONValue, Scope
-from imdsguard.remediate.waves import order_labels, ordered
+from imdsguard.plan.waves import order_labels, ordered
 from imdsguard.report.style import new_table
 
 

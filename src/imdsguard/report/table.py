@@ -8,9 +8,11 @@ one severity, type, reason, name and detail move below the row
 
 from __future__ import annotations
 
+import heapq
 import io
 from collections import Counter
 from collections.abc import Collection
+from typing import TextIO
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -32,6 +34,16 @@ SHORT_TYPES = {k.resource_type: k.label for k in KINDS}
 # The room the wide layout needs besides its whole columns; below it, the compact one.
 NAME_WIDTH = 24
 DETAIL_MIN_WIDTH = 32
+# The rows a table lists: past this, a terminal is no way to read them, and a 100,000-row
+# table would be built whole in memory (docs/reports.md#large-fleets).
+MAX_ROWS = 1000
+
+
+def capped_notice(listed: int, matching: int) -> str:
+    return (
+        f"The table lists the first {listed:,} of {matching:,} matching findings; "
+        "--format csv (or --output-dir) lists every one."
+    )
 
 
 def _order(f: Finding) -> tuple[int, int, object, str, str]:
@@ -112,9 +124,7 @@ class _Findings:
 def _scope_table(result: ScanResult) -> Table:
     columns = ("Account", "Region", "Status", "Resources", "Pass", "Fail", "Info")
     table = new_table("Scopes", columns)
-    per_scope: dict[tuple[str, str], Counter[str]] = {}
-    for f in result.findings:
-        per_scope.setdefault((f.scope.account_id, f.scope.region), Counter())[f.status] += 1
+    per_scope = result.findings.per_scope()
     for s in result.scopes:
         c = per_scope.get((s.account_id, s.region), Counter())
         status = Text("ERROR", style="bold magenta") if s.error else Text("ok", style="green")
@@ -157,27 +167,35 @@ def summary_text(result: ScanResult, shown: int | None = None) -> Text:
 
 
 def renderable(result: ScanResult, statuses: Collection[str] | None = None) -> RenderableType:
-    """Every finding, or those whose status is in ``statuses``; the summary counts all."""
-    findings = sorted(result.findings, key=_order)
-    if statuses is not None:
-        findings = [f for f in findings if f.status in statuses]
-    parts: list[RenderableType] = [
-        _Findings(compliance.title(result), findings),
-        _scope_table(result),
-    ]
+    """Every finding, or those whose status is in ``statuses``, up to MAX_ROWS of them (most
+    important first); the summary counts all."""
+    chosen = result.findings.only(statuses=statuses)
+    shown = len(chosen)
+    # Stable, as sorted() is: the rows are what sorted(...)[:MAX_ROWS] gives, in O(MAX_ROWS).
+    findings = heapq.nsmallest(MAX_ROWS, chosen, key=_order)
+    parts: list[RenderableType] = [_Findings(compliance.title(result), findings)]
+    if shown > len(findings):
+        parts.append(Text(capped_notice(len(findings), shown), style="bold"))
+    parts.append(_scope_table(result))
     if result.scope_errors:
         parts.append(_scope_errors(result))
-    summary = summary_text(result, None if statuses is None else len(findings))
-    if statuses is not None and len(findings) < len(result.findings):
+    summary = summary_text(result, None if statuses is None else shown)
+    if statuses is not None and shown < len(result.findings):
         summary.append(" (--status all shows every one)")
     parts.append(summary)
     return Group(*parts)
 
 
-def format(result: ScanResult, width: int = 200, statuses: Collection[str] | None = None) -> str:
+def write(
+    result: ScanResult, out: TextIO, width: int = 200, statuses: Collection[str] | None = None
+) -> None:
     """Plain text (no colour codes), for files and pipes."""
-    buffer = io.StringIO()
     Console(
-        markup=False, highlight=False, file=buffer, width=width, no_color=True, color_system=None
+        markup=False, highlight=False, file=out, width=width, no_color=True, color_system=None
     ).print(renderable(result, statuses))
+
+
+def format(result: ScanResult, width: int = 200, statuses: Collection[str] | None = None) -> str:
+    buffer = io.StringIO()
+    write(result, buffer, width, statuses)
     return buffer.getvalue()

@@ -165,5 +165,5 @@ def filter_result(result: ScanResult, framework_id: str) -> ScanResult:
     A kind the framework covers that the scan did not read is a UsageError (require_kinds).
     """
     require_kinds(framework_id, result.kinds)
-    kept = tuple(f for f in result.findings if controls_in(f.resource_type, framework_id))
-    return replace(result, findings=kept, framework=framework_id)
+    types = [t for t in result.findings.resource_types() if controls_in(t, framework_id)]
+    return replace(result, findings=result.findings.only(types=types), framework=framework_id)

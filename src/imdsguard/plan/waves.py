@@ -17,6 +17,7 @@ from typing import Literal, get_args
 
 from imdsguard.model.kinds import ACCOUNT_DEFAULTS, AMIS, INSTANCES, LAUNCH_TEMPLATES
 from imdsguard.model.remediation import Change
+from imdsguard.plan.enforce import enforces
 
 # Least risk first: a stopped instance runs nothing that could call IMDSv1 until it is
 # started; without an instance profile there are no role credentials to fetch, which is
@@ -199,7 +200,8 @@ def order_labels(changes: Sequence[Change]) -> dict[str, str]:
                 text += f" of {group}"
             labels[change.key] = f"{rank} {text}"
         elif change.kind == ACCOUNT_DEFAULTS.plan_kind:
-            labels[change.key] = f"{len(RISKS) + 2} last in Region: account default"
+            also = " and enforcement" if enforces(change) else ""
+            labels[change.key] = f"{len(RISKS) + 2} last in Region: account default{also}"
         elif change.kind in FINAL_ORDER:
             labels[change.key] = f"{len(RISKS) + 1} last in Region: launch settings"
     return labels

@@ -191,3 +191,29 @@ def test_a_journal_that_enforced_its_own_region_undoes_that_first(factory: Sessi
 
     assert check(both) is None  # run_rollback restores the enforcement before the rest
     assert "alone sets instances in 123456789012/eu-west-1 back" in str(check(alone))
+
+
+def test_two_journals_of_one_plan_roll_back_together(
+    factory: SessionFactory, moto_url: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    """One plan applied twice (someone set an instance back in between) leaves two
+    journals with one plan identity: one rollback run takes both, in order, without
+    waiting for its own plan lock."""
+    ids = seed(factory, REGION, Group("clean", 2, imdsv1_calls=0))
+    plan = tmp_path / "plan.json"
+    where = ("--endpoint-url", moto_url, "--regions", REGION, "--resources", "instances")
+    assert cli("plan", *where, "--output", str(plan)).code == 0
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    applied = cli("apply", str(plan), "--yes", "--quiet", "--journal", str(first), *where[:2])
+    assert applied.code == 0, applied.err
+    ec2 = factory.ec2(own(factory), REGION)
+    ec2.modify_instance_metadata_options(InstanceId=ids[0], HttpTokens="optional")
+    again = cli("apply", str(plan), "--yes", "--quiet", "--journal", str(second), *where[:2])
+    assert again.code == 1, again.out + again.err  # 1: ids[1] skipped, already compliant
+    assert "1 applied, 1 skipped" in again.out
+    rolled = cli("rollback", str(first), str(second), "--endpoint-url", moto_url, "--quiet")
+    assert rolled.code == 0, rolled.out + rolled.err
+    assert "being applied or rolled back by another imdsguard run" not in rolled.err
+    # The later journal's change of ids[0] is undone first, then the first journal's.
+    assert rolled.err.index(f"journal {second}") < rolled.err.index(f"journal {first}")
+    assert {options_of(factory, REGION)[i]["http_tokens"] for i in ids} == {"optional"}

@@ -42,10 +42,13 @@ def run(args: argparse.Namespace) -> int:
     executor = executor_options(args)
     opened: dict[Path, Journal] = {}
     undo: list[ToUndo] = []
+    # Two journals of one plan (applied twice) share its lock: they are rolled back one
+    # after another by this run, never at once.
+    plan_locks: dict[str, Any] = {}
     try:
         for path in _unique(args.journals):
             try:
-                journal, state = Journal.reopen(path)
+                journal, state = Journal.reopen(path, plan_locks)
             except EmptyJournal as exc:
                 print(f"imdsguard: {exc}; nothing to roll back", file=sys.stderr)
                 continue

@@ -166,12 +166,21 @@ class Journal:
         self._lock = threading.Lock()
         self._plan_lock: Any = None
 
-    def _hold_plan(self, plan: Plan) -> None:
+    def _hold_plan(self, plan: Plan, siblings: dict[str, Any] | None = None) -> None:
+        """Take the plan's lock, or share it: ``siblings`` maps plan identities to the
+        locks already held by the journals one run opens together (``rollback J1 J2``,
+        which rolls them back one after another), so two journals of one plan do not wait
+        for each other. The journal that took a lock closes it."""
+        identity = plan_identity(plan)
+        if siblings is not None and identity in siblings:
+            return
         try:
             self._plan_lock = _plan_lock(plan, self.path)
         except UsageError:
             self.close()
             raise
+        if siblings is not None:
+            siblings[identity] = self._plan_lock
 
     @classmethod
     def create(
@@ -204,8 +213,12 @@ class Journal:
         return journal
 
     @classmethod
-    def reopen(cls, path: Path) -> tuple[Journal, JournalState]:
-        """Lock, replay, and position for appending after the last intact record."""
+    def reopen(
+        cls, path: Path, siblings: dict[str, Any] | None = None
+    ) -> tuple[Journal, JournalState]:
+        """Lock, replay, and position for appending after the last intact record.
+
+        ``siblings``: shared by journals opened together by one run (see _hold_plan)."""
         try:
             handle = open(path, "r+", encoding="utf-8")  # noqa: SIM115  (closed in close())
         except OSError as exc:
@@ -216,7 +229,7 @@ class Journal:
             if not records:
                 raise EmptyJournal(path)
             state = JournalState.replay(path, records)
-            journal._hold_plan(state.plan)
+            journal._hold_plan(state.plan, siblings)
         except UsageError:
             journal.close()
             raise

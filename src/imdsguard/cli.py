@@ -17,6 +17,7 @@ from imdsguard import __version__
 from imdsguard.commands import COMMANDS
 from imdsguard.commands.common import EXIT_CODES_HELP
 from imdsguard.errors import ImdsGuardError, redact
+from imdsguard.malloc import bound_arenas
 from imdsguard.model.scan import EXIT_USAGE
 
 EXIT_INTERNAL = 4
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    bound_arenas()  # before any thread: peak memory must not grow with the pool
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

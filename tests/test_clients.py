@@ -4,9 +4,10 @@ the pool's threads enter many accounts and create their clients at once."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import botocore.session
 import pytest
@@ -14,6 +15,7 @@ from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, Credentials
 
 from imdsguard.aws import session as session_module
+from imdsguard.aws.clients import ClientMaker
 from imdsguard.aws.session import AccountAccess, SessionFactory
 from imdsguard.collect.accounts import account_access
 from imdsguard.demo.fleet import DEMO_ROLE
@@ -114,6 +116,58 @@ def test_the_pool_entering_many_accounts_at_once_gets_each_its_own_clients(
             keys.setdefault(request.access_key, set()).add(request.region)
     assert len(keys) == len(accounts)
     assert all(regions_seen == set(regions) for regions_seen in keys.values())
+
+
+class CountingMaker(ClientMaker):
+    """The factory's ClientMaker, counting the clients it builds per service."""
+
+    made: ClassVar[Counter[str]] = Counter()
+
+    def create(self, service: str, region: str, credentials: Credentials | None) -> Any:
+        CountingMaker.made[service] += 1
+        return super().create(service, region, credentials)
+
+
+@pytest.mark.parametrize("kinds", [("--resources", "instances"), ()], ids=["instances", "all"])
+def test_an_organization_scan_builds_one_client_per_scope_and_service(
+    cli: Callable[..., CliResult],
+    factory: SessionFactory,
+    proxy: FaultProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    kinds: tuple[str, ...],
+) -> None:
+    # Many more accounts than the pool enters at once, or than the factory keeps clients
+    # for, so an account entered too early would find its client evicted; no instances:
+    # clients and calls are all that is counted.
+    accounts = 12
+    seed_organization(factory, accounts, groups=())
+    monkeypatch.setattr(session_module, "ClientMaker", CountingMaker)
+    monkeypatch.setattr(session_module, "CLIENT_CACHE_SIZE", 12)
+    CountingMaker.made.clear()
+    argv = ["scan", "--endpoint-url", proxy.url, "--organization", "--role-name", DEMO_ROLE]
+    argv += ["--max-workers", "2"]
+    argv += ["--regions", ",".join(ORG_REGIONS), "--format", "json", "--no-history", "--quiet"]
+
+    result = cli(*argv, *kinds)
+
+    scopes = accounts * len(ORG_REGIONS)
+    doc = result.json()
+    # Exit 1 for every kind: no account default is set, a failing finding per scope.
+    assert (result.code, doc["summary"]["scope_errors"]) == ((0 if kinds else 1), 0)
+    assert len(doc["scopes"]) == scopes
+    # One DescribeRegions per account, by the EC2 client its first Region's scope then uses.
+    listed = [r for r in proxy.forwarded if r.action == "DescribeRegions"]
+    assert len(listed) == accounts
+    assert CountingMaker.made["ec2"] == scopes
+    assert CountingMaker.made["autoscaling"] == (scopes if not kinds else 0)
+
+
+def test_clients_share_one_cache_of_event_aliases(factory: SessionFactory) -> None:
+    first, second = (factory.ec2(None, region) for region in ORG_REGIONS)
+    events: list[Any] = [first.meta.events, second.meta.events]
+
+    assert events[0]._alias_name_cache is events[1]._alias_name_cache
+    assert handlers(first) == handlers(second)
 
 
 class _Given(CredentialProvider):

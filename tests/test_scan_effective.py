@@ -153,3 +153,29 @@ def test_defaults_and_amis_are_read_once_per_scope_and_only_when_needed(
     scan(proxied_factory, *LAUNCH)
     # A default that decides leaves no AMI to read.
     assert proxy.calls[("DescribeImages", REGION)] == 0
+
+
+def test_the_account_defaults_kind_and_the_launch_precedence_share_one_read(
+    factory: SessionFactory, proxied_factory: SessionFactory, proxy: FaultProxy
+) -> None:
+    ec2 = factory.ec2(own(factory), REGION)
+    template(ec2, "bare", image(ec2, "golden"), None)
+    ec2.modify_instance_metadata_defaults(HttpTokens="required")
+    result = scan(proxied_factory, *LAUNCH, "account-defaults")
+    assert proxy.calls[("GetInstanceMetadataDefaults", REGION)] == 1
+    assert effective(templates(result)["bare"]) == ("required", "account-default")
+    [defaults] = [f for f in result.findings if f.resource_type == "AwsEc2AccountImdsDefaults"]
+    assert defaults.status == "PASS"
+
+
+def test_one_failed_defaults_read_is_the_kinds_scope_error_and_the_launches_unknown(
+    factory: SessionFactory, proxied_factory: SessionFactory, proxy: FaultProxy
+) -> None:
+    ec2 = factory.ec2(own(factory), REGION)
+    template(ec2, "bare", image(ec2, "golden"), None)
+    proxy.rules.append(deny("GetInstanceMetadataDefaults", frozenset({REGION})))
+    result = scan(proxied_factory, *LAUNCH, "account-defaults")
+    assert proxy.calls[("GetInstanceMetadataDefaults", REGION)] == 1
+    [scope] = result.scopes
+    assert str(scope.error).startswith("account-defaults: UnauthorizedOperation")
+    assert effective(templates(result)["bare"]) == (None, "unknown")

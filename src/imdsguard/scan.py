@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
-from collections.abc import Sequence
+import itertools
+from collections import Counter, deque
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -117,9 +118,7 @@ def run_scan(
             workers=scope_options.max_workers,
         ) as scopes,
     ):
-        entering = [pool.submit(enter_account, factory, a, scope_options) for a in accounts]
-        for future in entering:
-            target = future.result()
+        for target in _entered(pool, factory, accounts, scope_options):
             progress.advance()
             if target.error is not None:
                 outcomes.append(ScopeOutcome(target.account_id, ALL_REGIONS, target.error))
@@ -135,6 +134,33 @@ def run_scan(
             spill.add(scope_findings)
             progress.advance()
     return _result(outcomes, spill.seal(), kinds, evaluation, factory.identity().partition)
+
+
+def _entered(
+    pool: ThreadPoolExecutor,
+    factory: SessionFactory,
+    accounts: Sequence[str],
+    options: ScopeOptions,
+) -> Iterator[AccountTarget]:
+    """Each account entered, in order, with at most one pool's worth being entered ahead.
+
+    Entering every account first would queue all their scopes behind every AssumeRole and
+    DescribeRegions: the EC2 client that listed an account's Regions would be evicted
+    (``SessionFactory``'s client cache) long before that Region's scope could use it, and
+    the scopes would start long after their accounts were entered. Entered a window at a
+    time, an account's scopes are queued right after it, ahead of the next accounts.
+    """
+    waiting = iter(accounts)
+    entering = deque(
+        pool.submit(enter_account, factory, account, options)
+        for account in itertools.islice(waiting, options.max_workers)
+    )
+    while entering:
+        target = entering.popleft().result()
+        # The caller queues this account's scopes before the next account is entered.
+        yield target
+        for account in itertools.islice(waiting, 1):
+            entering.append(pool.submit(enter_account, factory, account, options))
 
 
 def _result(

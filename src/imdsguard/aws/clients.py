@@ -6,18 +6,20 @@ from scratch: a new ``ServiceModel`` and a new client class, one method per oper
 (about 750 for EC2, ~15 ms of CPU). An organization scan needs a client for each account
 and Region, each with that account's credentials, so that cost was most of the CPU per
 scope. ``ClientMaker`` does what ``Session.create_client`` (botocore 1.44) does, step for
-step, with two differences: the credentials are given, and ``ClientCreator``'s service
-model and client class are built once per service and shared by all its clients. Both are
-safe to share: the model is read-only but for memoised lookups (as when one client is used
-from many threads, which botocore supports), and the class's methods hold only their
-operation's name. ``tests/test_clients.py`` holds the result to what botocore builds.
+step, with three differences: the credentials are given, ``ClientCreator``'s service
+model and client class are built once per service and shared by all its clients, and the
+clients' copies of the session's event emitter share one cache of aliased event names.
+All are safe to share: the model is read-only but for memoised lookups (as when one client
+is used from many threads, which botocore supports), the class's methods hold only their
+operation's name, and the cache maps each name to its one alias (``_SharedAliases``).
+``tests/test_clients.py`` holds the result to what botocore builds.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
-from typing import Any
+from typing import Any, cast
 
 import botocore.client
 import botocore.session
@@ -25,6 +27,7 @@ from botocore import retryhandler, translate
 from botocore.config import Config
 from botocore.context import get_context, start_as_current_context
 from botocore.credentials import Credentials
+from botocore.hooks import EventAliaser
 
 
 class _SharedModelCreator(botocore.client.ClientCreator):
@@ -47,6 +50,22 @@ class _SharedModelCreator(botocore.client.ClientCreator):
         return self._built[key]
 
 
+class _SharedAliases(EventAliaser):
+    """botocore's EventAliaser, whose copies (one per client) share its cache of aliased
+    event names. Each copy of the stock one starts an empty cache, so every new client
+    re-derived the alias of every event it registered or emitted, most of a short-lived
+    client's event cost. The alias of a name depends only on the name and botocore's fixed
+    ``EVENT_ALIASES``, so one cache serves all: a dict's get and set are atomic, and two
+    threads deriving the same name store the same value."""
+
+    def __copy__(self) -> _SharedAliases:
+        # As EventAliaser.__copy__, but for the cache: the aliases table is never mutated.
+        this: Any = self  # botocore's private attributes are untyped
+        twin: Any = _SharedAliases(copy.copy(this._emitter), this._event_aliases)
+        twin._alias_name_cache = this._alias_name_cache
+        return cast(_SharedAliases, twin)
+
+
 class ClientMaker:
     """Creates clients of one session, one Config and one endpoint, for any credentials.
 
@@ -62,6 +81,9 @@ class ClientMaker:
         self._endpoint_url = endpoint_url
         self._lock = threading.Lock()
         self._built: dict[tuple[str, ...], Any] = {}
+        # The session's own handlers, live (the same emitter), behind the shared cache.
+        emitter: Any = session.get_component("event_emitter")
+        self._events = _SharedAliases(emitter._emitter, emitter._event_aliases)
 
     def create(self, service: str, region: str, credentials: Credentials | None) -> Any:
         """A client signing with ``credentials`` (``None``: the call fails unsigned, as
@@ -95,7 +117,7 @@ class ClientMaker:
             session.get_component("data_loader"),
             session._get_internal_component("endpoint_resolver"),
             session.user_agent(),
-            session.get_component("event_emitter"),
+            self._events,
             retryhandler,
             translate,
             session.get_component("response_parser_factory"),

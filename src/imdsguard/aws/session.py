@@ -29,8 +29,11 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 
-# Enough for every worker's scope to keep its EC2, Auto Scaling and CloudWatch clients.
-CLIENT_CACHE_SIZE = 24
+# Enough for every worker's scope to keep its EC2, Auto Scaling and CloudWatch clients, and
+# for the EC2 client that lists an account's Regions as it is entered to last until that
+# Region's scope uses it: scan.py enters a pool's worth of accounts ahead of their scopes,
+# which is (8 workers) up to about 40 clients in between.
+CLIENT_CACHE_SIZE = 64
 # When assumed-role credentials are refreshed: from ADVISORY seconds before they expire
 # (one caller refreshes, the others keep signing), and from MANDATORY seconds every caller
 # waits for the refresh. botocore's defaults (15 and 10 minutes) would re-assume on every

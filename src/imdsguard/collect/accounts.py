@@ -89,7 +89,9 @@ def _with_regions(
         return AccountTarget(access.account_id, access, error=f"cannot list Regions: {exc}")
     if not options.regions:
         enabled = regions.enabled_regions(opt_in, factory.partition_of, partition)
-        return AccountTarget(access.account_id, access, regions=tuple(enabled))
+        # The home Region's scope first, while the client that listed the Regions is cached.
+        ordered = sorted(enabled, key=lambda region: region != home)
+        return AccountTarget(access.account_id, access, regions=tuple(ordered))
     usable: list[str] = []
     errors: list[tuple[str, str]] = []
     for region in options.regions:

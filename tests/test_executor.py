@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,9 @@ def test_dask_without_the_extra_is_one_line_and_exit_2(
     [
         ("local", "tcp://127.0.0.1:8786", "--scheduler needs --executor dask"),
         ("dask", "10.0.0.5:8786", "bad --scheduler '10.0.0.5:8786'"),
+        # The scheme matches, but no URL parser can read the host or the port.
+        ("dask", "tcp://[::1", r"bad --scheduler 'tcp://\[::1'"),
+        ("dask", "tls://10.0.0.5:port", "bad --scheduler 'tls://10.0.0.5:port'"),
         ("dask", "http://user:secret@10.0.0.5:8786", r"bad --scheduler 'http://\*\*\*@10"),
     ],
 )
@@ -43,13 +47,26 @@ def test_bad_scheduler_options_are_usage_errors(
         ExecutorOptions(executor, scheduler)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "flags",
+    # Any rollout flag makes a rollout, not only the ones that cut waves.
+    [
+        ("--waves", "1%,100%"),
+        ("--soak", "10m"),
+        ("--halt-on-alarm", "x"),
+        ("--poll-interval", "5s"),
+    ],
+)
 def test_a_staged_rollout_on_dask_is_refused_before_anything_is_planned(
-    cli: Callable[..., CliResult],
+    cli: Callable[..., CliResult], flags: tuple[str, str], tmp_path: Path
 ) -> None:
     pytest.importorskip("distributed", reason="needs the dask extra (distributed)")
-    result = cli("apply", "--yes", "--waves", "1%,100%", "--executor", "dask")
+    journal = tmp_path / "j.jsonl"
+    result = cli("apply", "--yes", *flags, "--executor", "dask", "--journal", str(journal))
     assert result.code == 2
     assert result.err.splitlines() == [
         "imdsguard: error: --executor dask does not run a staged rollout (--waves, "
-        "--wave-by); run it with --executor local"
+        "--wave-by, --soak, --poll-interval, --halt-on-alarm, --on-breakage); run it with "
+        "--executor local"
     ]
+    assert not journal.exists()  # no rollout journal for a later --resume to misread

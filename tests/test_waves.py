@@ -6,8 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from imdsguard.errors import UsageError
 from imdsguard.model.remediation import Change
 from imdsguard.model.scan import JSONValue, MetadataOptions, Scope
+from imdsguard.options import RolloutOptions
 from imdsguard.plan.waves import (
     Step,
     order_labels,
@@ -154,3 +156,9 @@ def test_facts_round_trip_through_the_plan_file_and_are_checked() -> None:
     for bad in ({"instance_profile": "yes"}, {"tags": {"Env": 1}}, {"colour": "red"}):
         with pytest.raises(ValueError, match="facts"):
             change_from_json({**doc, "facts": bad})
+
+
+@pytest.mark.parametrize("flag", ["soak_seconds", "poll_seconds"])
+def test_a_soak_past_the_metrics_retention_is_refused(flag: str) -> None:
+    with pytest.raises(UsageError, match="at most 14d"):
+        RolloutOptions(**{flag: 15 * 86400.0})  # type: ignore[arg-type]

@@ -214,6 +214,9 @@ OnBreakage = Literal["rollback", "halt"]
 ON_BREAKAGE: tuple[OnBreakage, ...] = ("rollback", "halt")
 
 
+MAX_SOAK_SECONDS = 14 * 86400.0
+
+
 @dataclass(frozen=True, slots=True)
 class RolloutOptions:
     """A staged rollout (docs/rollout.md): the waves as given (``--waves`` or
@@ -231,6 +234,10 @@ class RolloutOptions:
             raise UsageError("--waves and --wave-by are two ways to cut waves: give one")
         if self.soak_seconds < 0 or self.poll_seconds <= 0:
             raise UsageError("--soak must be 0 or more and --poll-interval more than 0")
+        if max(self.soak_seconds, self.poll_seconds) > MAX_SOAK_SECONDS:
+            # Beyond this a soak outlives the metrics it reads (1-minute points are kept
+            # 15 days: docs/aws-behaviour.md#usage-metrics), and far beyond, the clock.
+            raise UsageError("--soak and --poll-interval must be at most 14d")
         if self.on_breakage not in ON_BREAKAGE:
             raise UsageError(f"--on-breakage must be one of {', '.join(ON_BREAKAGE)}")
 
@@ -238,6 +245,17 @@ class RolloutOptions:
 ExecutorName = Literal["local", "dask"]
 # The scheduler address schemes Dask's comms speak; anything else is a typo.
 SCHEDULER = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
+
+
+def _scheduler_ok(address: str) -> bool:
+    if not SCHEDULER.match(address):
+        return False
+    try:
+        urlsplit(address).hostname  # noqa: B018  (raises on a bad IPv6 literal or port)
+        urlsplit(address).port  # noqa: B018
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +269,7 @@ class ExecutorOptions:
     def __post_init__(self) -> None:
         if self.scheduler is not None and self.name != "dask":
             raise UsageError("--scheduler needs --executor dask")
-        if self.scheduler is not None and not SCHEDULER.match(self.scheduler):
+        if self.scheduler is not None and not _scheduler_ok(self.scheduler):
             raise UsageError(
                 f"bad --scheduler {redact(self.scheduler)!r}: expected tls://host:port "
                 "(or tcp:// on a trusted network)"

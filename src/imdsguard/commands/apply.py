@@ -167,8 +167,8 @@ def _warn_short_soak(factory: SessionFactory, rollout: RolloutOptions) -> None:
 # A staged rollout soaks and halts between waves in this process; its waves do not run
 # on Dask (docs/organization-scale.md#apply-and-rollback).
 DASK_ROLLOUT = (
-    "--executor dask does not run a staged rollout (--waves, --wave-by); "
-    "run it with --executor local"
+    "--executor dask does not run a staged rollout (--waves, --wave-by, --soak, "
+    "--poll-interval, --halt-on-alarm, --on-breakage); run it with --executor local"
 )
 
 
@@ -178,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
     from imdsguard.remediate.rollout import run_rollout
 
     executor = executor_options(args)
-    if executor.name == "dask" and (args.waves or args.wave_by):
+    # Any rollout flag makes a rollout (--soak, --halt-on-alarm ... alone too): refused
+    # before a rollout journal exists that a later --resume would read as a plain apply.
+    if executor.name == "dask" and rollout_options(args) is not None:
         raise UsageError(DASK_ROLLOUT)
     try:
         factory, plan, journal, state = _load(args)

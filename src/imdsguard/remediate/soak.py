@@ -137,7 +137,9 @@ class Watcher:
             try:
                 read = self._alarm_states(region)
             except (AwsError, ScopeDenied):
-                continue  # this Region's alarms stay MISSING unless another Region has them
+                # An alarm name is per Region: one Region unreadable means the alarms are
+                # not all read, whatever another Region says. Not clean: halt.
+                return dict.fromkeys(self.alarms, MISSING)
             for name, state in read.items():
                 if states[name] == MISSING or worst.get(state, 1) > worst.get(states[name], 1):
                     states[name] = state

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from imdsguard.aws.session import SessionFactory
-from tests.conftest import CliResult
-from tests.faultproxy import FaultProxy, deny
+from tests.conftest import CliResult, own
+from tests.faultproxy import Fault, FaultProxy, ProxyRequest, denied, deny
 from tests.remediation_helpers import journal_records, options_of
 from tests.test_crash import CHILD
-from tests.test_rollout_e2e import FAST, REGION, fleet, planned
+from tests.test_rollout_e2e import FAST, QUIET, REGION, fleet, planned
 
 
 def test_unreadable_metrics_halt_the_rollout_never_a_silent_continue(
@@ -89,3 +89,38 @@ def test_sigkill_during_a_soak_then_resume_rechecks_and_soaks_only_what_remains(
     assert types.count("wave-start") == 2
     assert types.count("intent") == len({r["key"] for r in records if r["type"] == "intent"})
     assert took < 2 * soak + 20
+
+
+def test_alarms_unreadable_in_one_region_halt_even_when_another_region_reads_them(
+    factory: SessionFactory,
+    moto_url: str,
+    proxy: FaultProxy,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    """An alarm name is per Region: one Region's DescribeAlarms failing mid-soak is an
+    unread alarm, whatever the other Region says."""
+    ids = fleet(factory)
+    plan = planned(cli, moto_url, tmp_path)
+    factory.cloudwatch(own(factory), REGION).put_metric_alarm(
+        AlarmName="checkout-5xx", MetricName="5xx", Namespace="Shop", Statistic="Sum",
+        Period=60, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    reads: list[str] = []
+
+    def fails_after_the_first_read(req: ProxyRequest) -> Fault | None:
+        if req.action == "DescribeAlarms" and req.region == QUIET:
+            reads.append(req.region)
+            return denied() if len(reads) > 1 else None
+        return None
+
+    proxy.rules.append(fails_after_the_first_read)
+    applied = cli(
+        "apply", str(plan), "--endpoint-url", proxy.url, "--journal", str(tmp_path / "j.jsonl"),
+        "--waves", "1,all", "--halt-on-alarm", "checkout-5xx", *FAST,
+    )  # fmt: skip
+    assert len(reads) > 1, "the soak never polled the second Region's alarms"
+    assert applied.code == 1, applied.out + applied.err
+    after = options_of(factory, REGION)
+    assert after[ids["stopped"][0]]["http_tokens"] == "required"  # wave 1, then the halt
+    assert all(after[i]["http_tokens"] == "optional" for i in ids["plain"] + ids["app"])

@@ -162,3 +162,19 @@ def test_facts_round_trip_through_the_plan_file_and_are_checked() -> None:
 def test_a_soak_past_the_metrics_retention_is_refused(flag: str) -> None:
     with pytest.raises(UsageError, match="at most 14d"):
         RolloutOptions(**{flag: 15 * 86400.0})  # type: ignore[arg-type]
+
+
+def test_each_wave_reaches_every_region_in_turn() -> None:
+    """Within one risk class the scopes take turns: a wave of 4 over two Regions of 3
+    changes each is 2 + 2, not the first Region's 3 and one more."""
+    other = Scope("123456789012", "us-east-1")
+    changes = [inst(n) for n in range(3)] + [replace(inst(n), scope=other) for n in range(3)]
+    [first, rest] = schedule(changes, parse_waves("4,all")).waves
+    regions = [c.scope.region for c in first.changes]
+    assert sorted(regions) == ["eu-west-1", "eu-west-1", "us-east-1", "us-east-1"]
+    assert [c.scope.region for c in rest.changes] == ["eu-west-1", "us-east-1"]
+    # Each Region's own changes still go by instance id.
+    assert [c.resource_id for c in first.changes if c.scope == SCOPE] == [
+        inst(0).resource_id,
+        inst(1).resource_id,
+    ]

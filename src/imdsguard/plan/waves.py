@@ -17,6 +17,7 @@ from typing import Literal, get_args
 
 from imdsguard.model.kinds import ACCOUNT_DEFAULTS, AMIS, INSTANCES, LAUNCH_TEMPLATES
 from imdsguard.model.remediation import Change
+from imdsguard.model.scan import Scope
 from imdsguard.plan.enforce import enforces
 
 # Least risk first: a stopped instance runs nothing that could call IMDSv1 until it is
@@ -143,9 +144,19 @@ def ordered(changes: Sequence[Change]) -> list[Change]:
     """Instance changes in the default order (ties by key: deterministic), then each
     Region's final step."""
     risk = risks(changes)
-    instances = sorted(
+    by_class = sorted(
         (c for c in changes if c.key in risk), key=lambda c: (RISKS.index(risk[c.key]), c.key)
     )
+    # Within a class the scopes take turns, so a wave spans every account and Region: a
+    # canary in each, and each Region's own write bucket working at once rather than one
+    # Region after another (docs/rollout.md#the-default-order).
+    turn: dict[tuple[str, Scope], int] = {}
+    ranked: list[tuple[tuple[int, int, Scope, str], Change]] = []
+    for change in by_class:
+        place = (risk[change.key], change.scope)
+        turn[place] = turn.get(place, -1) + 1
+        ranked.append(((RISKS.index(place[0]), turn[place], change.scope, change.key), change))
+    instances = [change for _, change in sorted(ranked, key=lambda pair: pair[0])]
     final = sorted(
         (c for c in changes if c.key not in risk and c.kind in FINAL_ORDER),
         key=lambda c: (c.scope, FINAL_ORDER.index(c.kind), c.key),

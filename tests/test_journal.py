@@ -11,9 +11,9 @@ import pytest
 
 from imdsguard.errors import UsageError
 from imdsguard.model.remediation import Change, Plan
-from imdsguard.model.scan import MetadataOptions, Scope
+from imdsguard.model.scan import JSONValue, MetadataOptions, Scope
 from imdsguard.plan.planfile import change_json, plan_json
-from imdsguard.remediate.journal import Journal, default_path
+from imdsguard.remediate.journal import Journal, default_path, read_records
 from tests.conftest import CliResult
 
 CHANGE = Change(
@@ -57,6 +57,20 @@ def test_torn_last_line_is_dropped_and_truncated_before_appending(
     assert len(lines) == 4
     assert json.loads(lines[-1])["type"] == "rollback-intent"
     assert state.outcomes == {CHANGE.key: ("applied", "")}
+
+
+@pytest.mark.parametrize("record_type", [["intent"], {"t": 1}, None, 3])
+def test_a_record_whose_type_is_not_a_string_is_corrupt(
+    tmp_path: Path, record_type: JSONValue
+) -> None:
+    """Every reader (apply --resume, rollback, status) refuses it as damage, exit 2,
+    rather than failing on it later (status filtered record types with ``in``)."""
+    path = _journal(tmp_path)
+    lines = path.read_text().splitlines()
+    lines.insert(1, json.dumps({"type": record_type, "at": "2026-12-01T00:00:00+00:00"}))
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsageError, match=r"line 2 is corrupt"):
+        read_records(path)
 
 
 def test_corrupt_line_in_the_middle_is_reported_with_its_number(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
             break
         try:
             record = json.loads(line)
-            if not isinstance(record, dict) or "type" not in record:
+            if not isinstance(record, dict) or not isinstance(record.get("type"), str):
                 raise ValueError("not a journal record")
         except ValueError as exc:
             if is_tail:
